@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { type Config, ConfigSchema } from './schema.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/credential-broker/config.yaml';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the file, for messages and reloads. */
+  file: string;
+}
+
+/** Read, parse and validate a config file. Every failure is one ConfigError naming file, path and fix. */
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err);
+    throw new ConfigError(`${absolute}: cannot read the config file (${why}); pass --config PATH`, { cause: err });
+  }
+  return { config: parseConfig(text, absolute), file: absolute };
+}
+
+/** Parse YAML text and validate it; relative file paths are resolved against the file's folder. */
+export function parseConfig(text: string, file: string): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, maxAliasCount: 100 });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
+    const first = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(`${file}:${where}: not valid YAML: ${first}`, { cause: err });
+  }
+  if (raw === null || raw === undefined) raw = {};
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(file, result.error.issues));
+  return resolvePaths(result.data, path.dirname(file));
+}
+
+/** Every issue on its own line: `file: a.b.c: what is wrong (how to fix)`; the first line says how many. */
+export function formatIssues(file: string, issues: z.core.$ZodIssue[]): string {
+  const lines = issues.map((issue) => `${file}: ${formatPath(issue.path)}: ${explain(issue)}`);
+  return lines.length === 1 ? lines[0]! : `${lines.length} problems in the config:\n  ${lines.join('\n  ')}`;
+}
+
+function formatPath(p: PropertyKey[]): string {
+  return p.length === 0 ? '(top level)' : p.map(String).join('.');
+}
+
+function explain(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove it or check the spelling`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `required: add ${issue.expected === 'object' ? 'this section' : `a ${issue.expected}`}`;
+  return issue.message;
+}
+
+function resolvePaths(config: Config, dir: string): Config {
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
+  if (config.server.tokenFile) config.server.tokenFile = abs(config.server.tokenFile);
+  for (const profile of Object.values(config.profiles)) {
+    if (profile.tokenFile) profile.tokenFile = abs(profile.tokenFile);
+    resolveFileRefs(profile.source as unknown as Record<string, unknown>, dir);
+  }
+  return config;
+}
+
+/** `file:relative/path` secret references anywhere in a source are made absolute. */
+function resolveFileRefs(node: Record<string, unknown>, dir: string): void {
+  for (const [key, value] of Object.entries(node)) {
+    if (typeof value === 'string' && value.startsWith('file:') && !path.isAbsolute(value.slice(5))) {
+      node[key] = `file:${path.resolve(dir, value.slice(5))}`;
+    } else if (value && typeof value === 'object') {
+      resolveFileRefs(value as Record<string, unknown>, dir);
+    }
+  }
+}

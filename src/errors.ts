@@ -1,0 +1,75 @@
+// The one error hierarchy of the broker. Every failure that reaches a user (CLI line, HTTP body,
+// log line, metric label) is a BrokerError with a stable `code`, so operators can alert and
+// search on codes while messages stay free to improve. Messages never contain secret values.
+
+export interface BrokerErrorOptions {
+  /** Profile the failure belongs to, when there is one: every message names it. */
+  profile?: string;
+  /** True when trying again later may succeed (network, 5xx, throttling). */
+  retryable?: boolean;
+  /** Seconds the upstream asked us to wait (Retry-After / throttling), when known. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class BrokerError extends Error {
+  readonly code: string;
+  readonly profile: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: string, message: string, options: BrokerErrorOptions = {}) {
+    super(options.profile ? `profile "${options.profile}": ${message}` : message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.profile = options.profile;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** Invalid or unreadable configuration. The process exits 78 (EX_CONFIG) on it. */
+export class ConfigError extends BrokerError {
+  constructor(message: string, options: BrokerErrorOptions = {}) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** A secret reference (file:, env:, credential:) that cannot be resolved. */
+export class SecretError extends BrokerError {
+  constructor(message: string, options: BrokerErrorOptions = {}) {
+    super('SECRET_UNAVAILABLE', message, options);
+  }
+}
+
+/** The identity source (OIDC provider, SAML IdP, token file, ...) failed to give a proof. */
+export class SourceError extends BrokerError {}
+
+/** AWS STS (or Roles Anywhere) refused or failed the exchange. */
+export class StsError extends BrokerError {
+  /** The AWS error code as STS sent it (e.g. InvalidIdentityToken), for logs and metrics. */
+  readonly awsCode: string | undefined;
+  constructor(code: string, message: string, options: BrokerErrorOptions & { awsCode?: string } = {}) {
+    super(code, message, options);
+    this.awsCode = options.awsCode;
+  }
+}
+
+/** No valid credentials can be served right now (first fetch pending or failing, or all expired). */
+export class UnavailableError extends BrokerError {
+  constructor(message: string, options: BrokerErrorOptions = {}) {
+    super('CREDENTIALS_UNAVAILABLE', message, { retryable: true, ...options });
+  }
+}
+
+export function isBrokerError(err: unknown): err is BrokerError {
+  return err instanceof BrokerError;
+}
+
+/** A one-line description of any thrown value, for logs and the CLI. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, CONFIG: 78 } as const;

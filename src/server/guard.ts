@@ -1,0 +1,31 @@
+// Refuses requests that a browser could have been tricked into sending (like the ECS agent and
+// IMDSv2 do): SDKs never send Origin or Sec-Fetch-*, and always address the listener by an IP or
+// name that means this machine, while a DNS-rebinding page sends its own host name.
+import type { FastifyInstance } from 'fastify';
+import { isLoopbackHost } from '../net.ts';
+import { sendError } from './errors.ts';
+
+export function guardPlugin(app: FastifyInstance, opts: { listenHost: string }): void {
+  const allowed = new Set(['localhost', '127.0.0.1', '::1', opts.listenHost.toLowerCase()]);
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.headers.origin !== undefined || Object.keys(req.headers).some((h) => h.startsWith('sec-fetch-'))) {
+      return sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
+    }
+    const host = hostOf(req.headers.host);
+    if (!host || !(allowed.has(host) || isLoopbackHost(host))) {
+      return sendError(
+        reply,
+        403,
+        'HOST_REFUSED',
+        'the Host header does not name this listener; use http://127.0.0.1:PORT in AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      );
+    }
+  });
+}
+
+function hostOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const h = header.toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
+  return h.split(':')[0];
+}

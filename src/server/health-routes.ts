@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { Broker } from '../broker.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+/** /healthz: the process answers. /readyz: every profile that must be ready holds valid credentials. */
+export function healthRoutes(app: FastifyInstance, opts: { broker: Broker }): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const { ready, profiles } = opts.broker.readiness();
+    const body: Record<string, unknown> = {};
+    for (const [name, s] of Object.entries(profiles)) {
+      body[name] = {
+        state: s.state,
+        lazy: s.lazy,
+        expiration: s.expiration?.toISOString(),
+        failures: s.failures,
+        lastError: s.lastError?.code,
+      };
+    }
+    return reply.code(ready ? 200 : 503).send({ ready, profiles: body });
+  });
+}
+
+export function metricsRoute(app: FastifyInstance, opts: { broker: Broker; metrics: Metrics }): void {
+  app.get('/metrics', async (_req, reply) => {
+    opts.broker.updateExpiryGauges();
+    return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+  });
+}

@@ -1,0 +1,210 @@
+// The only module that talks to AWS STS. It turns a source's proof into temporary credentials
+// and maps every STS failure to an StsError that says whether to retry and what to fix.
+import { hostname } from 'node:os';
+import {
+  AssumeRoleWithWebIdentityCommand,
+  type Credentials as StsCredentials,
+  GetCallerIdentityCommand,
+  STSClient,
+} from '@aws-sdk/client-sts';
+import type { RoleConfig, StsSettings } from '../config/schema.ts';
+import { StsError } from '../errors.ts';
+import { networkErrorOf } from '../net.ts';
+import type { Proof } from '../sources/types.ts';
+import type { AwsCredentials } from './credentials.ts';
+
+export interface ResolvedStsSettings {
+  region: string;
+  endpoint: string | undefined;
+  timeout: number;
+}
+
+export const DEFAULT_STS: ResolvedStsSettings = { region: 'us-east-1', endpoint: undefined, timeout: 10_000 };
+
+/** Profile settings over top-level settings over defaults. */
+export function resolveStsSettings(...layers: (StsSettings | undefined)[]): ResolvedStsSettings {
+  const merged = { ...DEFAULT_STS };
+  for (const layer of layers) {
+    if (layer?.region) merged.region = layer.region;
+    if (layer?.endpoint) merged.endpoint = layer.endpoint;
+    if (layer?.timeout) merged.timeout = layer.timeout;
+  }
+  return merged;
+}
+
+export interface ExchangeRequest {
+  profile: string;
+  proof: Proof;
+  role: RoleConfig;
+  sts: ResolvedStsSettings;
+}
+
+// One client per distinct STS setting: clients hold connection pools worth reusing.
+const clients = new Map<string, STSClient>();
+
+function stsClient(sts: ResolvedStsSettings): STSClient {
+  const key = JSON.stringify(sts);
+  let client = clients.get(key);
+  if (!client) {
+    client = new STSClient({
+      region: sts.region,
+      endpoint: sts.endpoint,
+      // The Refresher owns retries (with backoff and jitter); an SDK retry loop inside it would hide them.
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: Math.min(sts.timeout, 5000), requestTimeout: sts.timeout },
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** Exchanges a proof at STS. Only web-identity proofs exist so far; SAML and X.509 join here. */
+export async function exchange(req: ExchangeRequest): Promise<AwsCredentials> {
+  const { proof, role, profile } = req;
+  const sessionName = renderSessionName(role.sessionName, { profile, sub: proof.subject });
+  const startedAt = Date.now();
+  try {
+    const out = await stsClient(req.sts).send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: role.arn,
+        RoleSessionName: sessionName,
+        WebIdentityToken: proof.token,
+        DurationSeconds: role.durationSeconds,
+        Policy: role.policy,
+        PolicyArns: role.policyArns?.map((arn) => ({ arn })),
+      }),
+    );
+    return toCredentials(out.Credentials, out.AssumedRoleUser?.Arn, role, startedAt, profile);
+  } catch (err) {
+    throw err instanceof StsError ? err : mapStsError(err, profile, role.arn);
+  }
+}
+
+export interface CallerIdentity {
+  arn: string;
+  account: string;
+  userId: string;
+}
+
+/** Asks STS who these credentials are: what `check` uses to prove an exchange really worked. */
+export async function getCallerIdentity(
+  creds: AwsCredentials,
+  sts: ResolvedStsSettings,
+  profile: string,
+): Promise<CallerIdentity> {
+  const client = new STSClient({
+    region: sts.region,
+    endpoint: sts.endpoint,
+    maxAttempts: 2,
+    credentials: {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      sessionToken: creds.sessionToken,
+    },
+  });
+  try {
+    const out = await client.send(new GetCallerIdentityCommand({}));
+    return { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' };
+  } catch (err) {
+    throw mapStsError(err, profile, 'GetCallerIdentity');
+  } finally {
+    client.destroy();
+  }
+}
+
+function toCredentials(
+  c: StsCredentials | undefined,
+  assumedArn: string | undefined,
+  role: RoleConfig,
+  startedAt: number,
+  profile: string,
+): AwsCredentials {
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
+    throw new StsError('STS_BAD_RESPONSE', 'STS answered without complete credentials', { profile, retryable: true });
+  }
+  // Guard against a local clock behind STS's: the session cannot outlive what we asked for,
+  // counted from when we asked, so never believe an Expiration beyond that.
+  const bound = startedAt + role.durationSeconds * 1000;
+  const expiration = new Date(Math.min(c.Expiration.getTime(), bound));
+  return {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    sessionToken: c.SessionToken,
+    expiration,
+    accountId: role.arn.split(':')[4],
+    roleArn: role.arn,
+    assumedRoleArn: assumedArn,
+  };
+}
+
+/** `{profile}`, `{hostname}` and `{sub}` filled in, then made valid for STS (2..64 of [\w+=,.@-]). */
+export function renderSessionName(template: string, vars: { profile: string; sub?: string | undefined }): string {
+  const filled = template
+    .replaceAll('{profile}', vars.profile)
+    .replaceAll('{hostname}', hostname().split('.')[0] ?? 'host')
+    .replaceAll('{sub}', vars.sub ?? 'unknown');
+  const clean = filled.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+  return clean.length >= 2 ? clean : `${clean}--`.slice(0, 2);
+}
+
+const RETRYABLE_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ServiceUnavailable',
+  'InternalFailure',
+  'InternalError',
+  'IDPCommunicationError',
+]);
+
+/** STS error → StsError with a stable code, a retry decision and the likely fix. */
+export function mapStsError(err: unknown, profile: string, target: string): StsError {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const awsCode = e?.name ?? 'Unknown';
+  const status = e?.$metadata?.httpStatusCode;
+  const msg = (e?.message ?? String(err)).replace(/\s+/g, ' ');
+  const opts = { profile, awsCode, cause: err };
+
+  if (status === undefined) {
+    const network = networkErrorOf(err);
+    if (network) {
+      return new StsError('STS_UNREACHABLE', `cannot reach STS for ${target} (${network})`, { ...opts, retryable: true });
+    }
+  }
+  if (awsCode === 'Throttling' || awsCode === 'ThrottlingException' || awsCode === 'RequestLimitExceeded') {
+    return new StsError('STS_THROTTLED', `STS throttled ${target} (${awsCode}); backing off`, {
+      ...opts,
+      retryable: true,
+    });
+  }
+  if (RETRYABLE_CODES.has(awsCode) || (status !== undefined && status >= 500)) {
+    return new StsError('STS_UNAVAILABLE', `STS failed ${target} (${awsCode}: ${msg})`, { ...opts, retryable: true });
+  }
+  switch (awsCode) {
+    case 'InvalidIdentityToken':
+      return new StsError(
+        'STS_TOKEN_REJECTED',
+        `STS rejected the identity token for ${target} (${msg}); check that an IAM OIDC provider exists for the token's issuer and lists the token's audience as a client ID`,
+        opts,
+      );
+    case 'ExpiredTokenException':
+      // The next attempt fetches a fresh token, so this one is worth retrying.
+      return new StsError('STS_TOKEN_EXPIRED', `STS says the identity token is expired (${msg}); check this machine's clock`, {
+        ...opts,
+        retryable: true,
+      });
+    case 'IDPRejectedClaim':
+      return new StsError('STS_CLAIM_REJECTED', `STS rejected a claim of the token for ${target} (${msg})`, opts);
+    case 'AccessDenied':
+      return new StsError(
+        'STS_ACCESS_DENIED',
+        `STS denied assuming ${target} (${msg}); check the role's trust policy: its Principal must name the identity provider and its Condition must match the token's aud and sub`,
+        opts,
+      );
+    case 'RegionDisabledException':
+      return new StsError('STS_REGION_DISABLED', `STS is not activated in this region for the account (${msg}); activate it in IAM or set sts.region`, opts);
+    default:
+      return new StsError('STS_REQUEST_INVALID', `STS refused ${target} (${awsCode}: ${msg})`, opts);
+  }
+}
