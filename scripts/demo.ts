@@ -54,9 +54,13 @@ profiles:
   console.log(config.replace(/^/gm, '    '));
 
   say('starting: credential-broker serve');
-  broker = spawn(process.execPath, [path.join(root, 'bin/credential-broker.js'), 'serve', '--config', path.join(dir, 'config.yaml')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  broker = spawn(
+    process.execPath,
+    [path.join(root, 'bin/credential-broker.js'), 'serve', '--config', path.join(dir, 'config.yaml')],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const address = await waitForReady(broker);
   const uri = `${address}/v1/credentials/default`;
 
@@ -105,7 +109,8 @@ function waitForReady(child: ChildProcess): Promise<string> {
       console.log(`    [broker] ${entry.msg}${extra.map((k) => ` ${k}=${entry[k]}`).join('')}`);
       if (entry.address) address = entry.address;
       if (entry.msg?.startsWith('ready')) resolve(address);
-      if (entry.msg?.startsWith('not ready')) reject(new Error('the broker could not get credentials; see its log above'));
+      if (entry.msg?.startsWith('not ready'))
+        reject(new Error('the broker could not get credentials; see its log above'));
     });
     child.once('exit', (code) => reject(new Error(`the broker exited (${code}) before it was ready`)));
   });

@@ -1,6 +1,6 @@
 // The broker owns the validated config and one Refresher per profile; it is all the server asks.
 import path from 'node:path';
-import { type Clock, Refresher, type RefresherStatus, type RefreshEvent } from './cache/refresher.ts';
+import { type Clock, type RefreshEvent, Refresher, type RefresherStatus } from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema.ts';
 import { ClientTokens } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
@@ -75,12 +75,22 @@ export class Broker {
     return this.runtime(profile).refresher.get();
   }
 
+  /** Refresh a profile now (shared with any refresh in flight), e.g. after an operator fixed its IdP. */
+  async refreshNow(profile: string): Promise<void> {
+    await this.runtime(profile).refresher.refresh();
+  }
+
   /** One fetch straight from the source and STS, bypassing the cache: what `check` does. */
   fetchOnce(profile: string): Promise<AwsCredentials> {
     return this.fetch(this.runtime(profile));
   }
 
-  describe(profile: string): { source: string; sourceType: string; roleArn: string; sts: ResolvedStsSettings } {
+  describe(profile: string): {
+    source: string;
+    sourceType: string;
+    roleArn: string;
+    sts: ResolvedStsSettings;
+  } {
     const r = this.runtime(profile);
     return { source: r.source.describe, sourceType: r.source.type, roleArn: r.config.role.arn, sts: r.sts };
   }
@@ -102,7 +112,8 @@ export class Broker {
   updateExpiryGauges(now = Date.now()): void {
     for (const r of this.runtimes.values()) {
       const exp = r.refresher.status().expiration;
-      if (exp) this.deps.metrics.expirySeconds.set({ profile: r.name }, Math.round((exp.getTime() - now) / 1000));
+      if (exp)
+        this.deps.metrics.expirySeconds.set({ profile: r.name }, Math.round((exp.getTime() - now) / 1000));
       else this.deps.metrics.expirySeconds.remove({ profile: r.name });
     }
   }
@@ -140,7 +151,12 @@ export class Broker {
     const { logger, metrics } = this.deps;
     const labels = { profile: r.name, source: r.source.type };
     metrics.exchangeSeconds.observe(labels, event.durationMs / 1000);
-    const base = { profile: r.name, source: r.source.type, role: r.config.role.arn, durationMs: event.durationMs };
+    const base = {
+      profile: r.name,
+      source: r.source.type,
+      role: r.config.role.arn,
+      durationMs: event.durationMs,
+    };
     if (event.type === 'refreshed') {
       metrics.exchanges.inc({ ...labels, outcome: 'success' });
       metrics.consecutiveFailures.set({ profile: r.name }, 0);

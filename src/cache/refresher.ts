@@ -48,7 +48,14 @@ export const systemClock: Clock = {
 
 export type RefreshEvent =
   | { type: 'refreshed'; credentials: AwsCredentials; durationMs: number; nextRefreshAt: number }
-  | { type: 'failed'; error: BrokerError; durationMs: number; failures: number; retryAt: number; servingStale: boolean };
+  | {
+      type: 'failed';
+      error: BrokerError;
+      durationMs: number;
+      failures: number;
+      retryAt: number;
+      servingStale: boolean;
+    };
 
 export interface RefresherOptions {
   profile: string;
@@ -111,7 +118,8 @@ export class Refresher {
     const current = this.current;
     if (current && this.remaining(current, now) > this.opts.timings.minRemaining) return current;
 
-    const inBackoff = this.nextAttemptAt !== undefined && this.nextAttemptAt > now && this.lastError !== undefined;
+    const inBackoff =
+      this.nextAttemptAt !== undefined && this.nextAttemptAt > now && this.lastError !== undefined;
     if (!inBackoff || this.inflight) {
       try {
         return await this.refresh();

@@ -1,10 +1,10 @@
 import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, describeError, EXIT, isBrokerError } from '../errors.ts';
-import type { Io } from './io.ts';
 import { getCallerIdentity } from '../sts/exchange.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import type { Io } from './io.ts';
 
 interface CheckResult {
   profile: string;
@@ -18,7 +18,10 @@ interface CheckResult {
 }
 
 /** Validates the config, then per profile: one live exchange, proved by GetCallerIdentity. */
-export async function checkCommand(opts: { configPath: string; profile?: string; json: boolean }, io: Io): Promise<number> {
+export async function checkCommand(
+  opts: { configPath: string; profile?: string; json: boolean },
+  io: Io,
+): Promise<number> {
   const { config, file } = await loadConfigFile(opts.configPath);
   const broker = new Broker(config, {
     logger: createLogger({ level: 'silent' }),
@@ -26,14 +29,22 @@ export async function checkCommand(opts: { configPath: string; profile?: string;
   });
   const names = opts.profile ? [opts.profile] : broker.profileNames();
   if (opts.profile && !broker.has(opts.profile)) {
-    throw new ConfigError(`${file}: no profile "${opts.profile}"; configured: ${broker.profileNames().join(', ')}`);
+    throw new ConfigError(
+      `${file}: no profile "${opts.profile}"; configured: ${broker.profileNames().join(', ')}`,
+    );
   }
 
   const results: CheckResult[] = [];
   for (const profile of names) {
     const info = broker.describe(profile);
     const started = Date.now();
-    const result: CheckResult = { profile, source: `${info.sourceType} ${info.source}`, role: info.roleArn, ok: false, durationMs: 0 };
+    const result: CheckResult = {
+      profile,
+      source: `${info.sourceType} ${info.source}`,
+      role: info.roleArn,
+      ok: false,
+      durationMs: 0,
+    };
     try {
       const creds = await broker.fetchOnce(profile);
       const who = await getCallerIdentity(creds, info.sts, profile);

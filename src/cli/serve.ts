@@ -1,11 +1,11 @@
 import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { EXIT } from '../errors.ts';
-import type { Io } from './io.ts';
 import { parseListen } from '../net.ts';
 import { buildApp } from '../server/app.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import type { Io } from './io.ts';
 
 /** Runs until SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit 0. */
 export async function serveCommand(opts: { configPath: string }, _io: Io): Promise<number> {
@@ -39,11 +39,16 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
   // Without a handler SIGHUP would kill the daemon; reloading is not implemented yet.
-  process.on('SIGHUP', () => logger.warn('SIGHUP: config reload is not supported yet; restart the service to apply changes'));
+  process.on('SIGHUP', () =>
+    logger.warn('SIGHUP: config reload is not supported yet; restart the service to apply changes'),
+  );
 
   await broker.start();
   const { ready } = broker.readiness();
-  logger.info({ ready }, ready ? 'ready: every profile holds credentials' : 'not ready yet: retrying failed profiles');
+  logger.info(
+    { ready },
+    ready ? 'ready: every profile holds credentials' : 'not ready yet: retrying failed profiles',
+  );
   const code = await stopped;
   logger.flush();
   return code;

@@ -3,7 +3,9 @@ import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
 
 export function version(): string {
   // src/ and dist/ both sit one level below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 

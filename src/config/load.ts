@@ -21,8 +21,11 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
     text = await readFile(absolute, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err);
-    throw new ConfigError(`${absolute}: cannot read the config file (${why}); pass --config PATH`, { cause: err });
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err);
+    throw new ConfigError(`${absolute}: cannot read the config file (${why}); pass --config PATH`, {
+      cause: err,
+    });
   }
   return { config: parseConfig(text, absolute), file: absolute };
 }
@@ -57,7 +60,8 @@ function explain(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove it or check the spelling`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `required: add ${issue.expected === 'object' ? 'this section' : `a ${issue.expected}`}`;
+  if (issue.code === 'invalid_type' && issue.input === undefined)
+    return `required: add ${issue.expected === 'object' ? 'this section' : `a ${issue.expected}`}`;
   return issue.message;
 }
 

@@ -31,9 +31,9 @@ export const SecretRefSchema = z
       'secrets are never written inline: use file:/path/to/secret, env:VARIABLE or credential:NAME (a systemd LoadCredential= name)',
   });
 
-const ProfileNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'profile names use letters, digits, "_", "." and "-" (at most 64)' });
+const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+  error: 'profile names use letters, digits, "_", "." and "-" (at most 64)',
+});
 
 const RoleArnSchema = z
   .string({ error: 'expected an IAM role ARN, like arn:aws:iam::123456789012:role/NAME' })
@@ -41,11 +41,9 @@ const RoleArnSchema = z
     error: 'expected an IAM role ARN, like arn:aws:iam::123456789012:role/NAME',
   });
 
-const PolicyArnSchema = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/, {
-    error: 'expected a managed policy ARN, like arn:aws:iam::aws:policy/ReadOnlyAccess',
-  });
+const PolicyArnSchema = z.string().regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/, {
+  error: 'expected a managed policy ARN, like arn:aws:iam::aws:policy/ReadOnlyAccess',
+});
 
 /** Credentials and client secrets cross these URLs, so plain http is only allowed to loopback (tests, emulators). */
 const HttpUrlSchema = z
@@ -93,7 +91,9 @@ export const OidcSourceSchema = z.strictObject({
   /** `audience` token-request parameter, for providers that use it (Auth0, Okta custom AS). */
   audience: z.string().optional(),
   /** RFC 8707 resource indicator, for providers that use it (oidc-provider, Keycloak). */
-  resource: z.url({ error: 'resource must be an absolute URI, like urn:aws:sts or https://sts.amazonaws.com' }).optional(),
+  resource: z
+    .url({ error: 'resource must be an absolute URI, like urn:aws:sts or https://sts.amazonaws.com' })
+    .optional(),
   /** Which JWT to present to STS. client_credentials responses rarely carry an id_token. */
   token: z.enum(['access_token', 'id_token']).default('access_token'),
   timeout: DurationSchema.default(10_000),
@@ -137,28 +137,26 @@ export const RefreshSchema = z
     jitter: z.number().min(0).max(1).default(0.1),
   })
   .refine((r) => r.minRemaining < r.before, {
-    error: 'refresh.minRemaining must be shorter than refresh.before (the refresh must start before the floor)',
+    error:
+      'refresh.minRemaining must be shorter than refresh.before (the refresh must start before the floor)',
   });
 
-export const ProfileSchema = z
-  .strictObject({
-    source: SourceSchema,
-    role: RoleSchema,
-    sts: StsSettingsSchema.optional(),
-    /** This profile's own client token file; when set, only this token reads this profile. */
-    tokenFile: z.string().min(1).optional(),
-    /** Fetch on first request instead of at startup (and do not hold readiness for it). */
-    lazy: z.boolean().default(false),
-    refresh: RefreshSchema.default({ before: 30 * 60_000, minRemaining: 20 * 60_000, jitter: 0.1 }),
-  })
-  .refine((p) => p.refresh.before < p.role.durationSeconds * 1000, {
-    path: ['refresh', 'before'],
-    error: 'refresh.before must be shorter than role.durationSeconds, or every fetch would be due at once',
-  });
+export const ProfileSchema = z.strictObject({
+  source: SourceSchema,
+  role: RoleSchema,
+  sts: StsSettingsSchema.optional(),
+  /** This profile's own client token file; when set, only this token reads this profile. */
+  tokenFile: z.string().min(1).optional(),
+  /** Fetch on first request instead of at startup (and do not hold readiness for it). */
+  lazy: z.boolean().default(false),
+  refresh: RefreshSchema.default({ before: 30 * 60_000, minRemaining: 20 * 60_000, jitter: 0.1 }),
+});
 
 const ListenSchema = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected HOST:PORT, like 127.0.0.1:9911' })
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+    error: 'expected HOST:PORT, like 127.0.0.1:9911',
+  })
   .refine((l) => parseListen(l).port <= 65_535, { error: 'the port must be 0..65535 (0 picks a free one)' })
   .refine((l) => isLoopbackHost(parseListen(l).host), {
     error:

@@ -21,7 +21,9 @@ export async function readSecret(ref: string): Promise<string> {
     case 'env': {
       const value = process.env[name];
       if (value === undefined || value === '') {
-        throw new SecretError(`secret ${ref}: environment variable ${name} is not set; set it for the broker process`);
+        throw new SecretError(
+          `secret ${ref}: environment variable ${name} is not set; set it for the broker process`,
+        );
       }
       return value;
     }
@@ -35,7 +37,9 @@ export async function readSecret(ref: string): Promise<string> {
       return readSecretFile(path.join(dir, name), ref);
     }
     default:
-      throw new SecretError(`secret ${ref}: unknown reference kind "${scheme}"; use file:, env: or credential:`);
+      throw new SecretError(
+        `secret ${ref}: unknown reference kind "${scheme}"; use file:, env: or credential:`,
+      );
   }
 }
 
@@ -48,7 +52,8 @@ async function readSecretFile(file: string, ref: string): Promise<string> {
   } catch (err) {
     if (err instanceof SecretError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied for the broker user' : code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied for the broker user' : code;
     throw new SecretError(`secret ${ref}: cannot read ${file} (${why})`, { cause: err });
   }
 }

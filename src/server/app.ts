@@ -36,7 +36,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; credentials are at /v1/credentials/{profile}`),
+    sendError(
+      reply,
+      404,
+      'NOT_FOUND',
+      `no route ${req.method} ${req.url.split('?')[0]}; credentials are at /v1/credentials/{profile}`,
+    ),
   );
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, req, reply) => {
     if (err.validation) return sendError(reply, 400, 'BAD_REQUEST', err.message);

@@ -23,7 +23,10 @@ const credentialsSchema = {
   },
 } as const;
 
-const errorSchema = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } as const;
+const errorSchema = {
+  type: 'object',
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+} as const;
 
 export interface CredentialsRouteOptions {
   broker: Broker;
@@ -44,7 +47,12 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
       metrics.authFailures.inc({ reason: verdict });
       logger.warn({ profile, reason: verdict, remote: req.ip }, 'credential request refused');
       if (verdict === 'other-profile') {
-        return sendError(reply, 403, 'TOKEN_NOT_FOR_PROFILE', `this token does not grant profile "${profile}"`);
+        return sendError(
+          reply,
+          403,
+          'TOKEN_NOT_FOR_PROFILE',
+          `this token does not grant profile "${profile}"`,
+        );
       }
       return sendError(
         reply,

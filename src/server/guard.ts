@@ -8,7 +8,10 @@ import { sendError } from './errors.ts';
 export function guardPlugin(app: FastifyInstance, opts: { listenHost: string }): void {
   const allowed = new Set(['localhost', '127.0.0.1', '::1', opts.listenHost.toLowerCase()]);
   app.addHook('onRequest', async (req, reply) => {
-    if (req.headers.origin !== undefined || Object.keys(req.headers).some((h) => h.startsWith('sec-fetch-'))) {
+    if (
+      req.headers.origin !== undefined ||
+      Object.keys(req.headers).some((h) => h.startsWith('sec-fetch-'))
+    ) {
       return sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
     }
     const host = hostOf(req.headers.host);

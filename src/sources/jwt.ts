@@ -1,7 +1,9 @@
 import { decodeJwt } from 'jose';
 
 /** Reads the claims a broker may use (exp, sub) without verifying: STS verifies, we only schedule. */
-export function peekJwt(token: string): { expiresAt: number | undefined; subject: string | undefined } | undefined {
+export function peekJwt(
+  token: string,
+): { expiresAt: number | undefined; subject: string | undefined } | undefined {
   try {
     const claims = decodeJwt(token);
     return {

@@ -1,8 +1,7 @@
 // `oidc` source: OAuth 2.0 client_credentials at any OIDC issuer; the JWT it returns is presented to
 // STS AssumeRoleWithWebIdentity. The client secret / private key is re-read on every token request,
 // so rotating it needs no restart; the discovery document is cached until a request fails.
-import { webcrypto } from 'node:crypto';
-import { importJWK, importPKCS8, type JWK } from 'jose';
+import { type CryptoKey, importJWK, importPKCS8, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
@@ -88,13 +87,16 @@ export class OidcSource implements Source {
     try {
       if (auth.method !== 'private_key_jwt') {
         const secret = await readSecret(auth.clientSecret);
-        return auth.method === 'client_secret_post' ? oidc.ClientSecretPost(secret) : oidc.ClientSecretBasic(secret);
+        return auth.method === 'client_secret_post'
+          ? oidc.ClientSecretPost(secret)
+          : oidc.ClientSecretBasic(secret);
       }
       const text = await readSecret(auth.privateKey);
       const key = await importPrivateKey(text, auth.alg);
       return oidc.PrivateKeyJwt({ key: key.key, kid: auth.keyId ?? key.kid });
     } catch (err) {
-      if (err instanceof BrokerError) throw new SourceError(err.code, err.message, { profile: this.profile, cause: err });
+      if (err instanceof BrokerError)
+        throw new SourceError(err.code, err.message, { profile: this.profile, cause: err });
       throw new SourceError(
         'OIDC_CLIENT_KEY_INVALID',
         `clientAuth.privateKey is neither a PKCS#8 PEM nor a private JWK usable with ${auth.method === 'private_key_jwt' ? auth.alg : ''}: ${(err as Error).message}`,
@@ -118,10 +120,14 @@ export class OidcSource implements Source {
           opts,
         );
       }
-      return new SourceError('OIDC_TOKEN_ERROR', `${where} failed (HTTP ${status}, ${detail})${hintFor(error)}`, {
-        ...opts,
-        retryable: status >= 500 || status === 429,
-      });
+      return new SourceError(
+        'OIDC_TOKEN_ERROR',
+        `${where} failed (HTTP ${status}, ${detail})${hintFor(error)}`,
+        {
+          ...opts,
+          retryable: status >= 500 || status === 429,
+        },
+      );
     }
     const network = networkErrorOf(err);
     if (network) {
@@ -165,17 +171,24 @@ function oauthErrorOf(err: unknown): { error: string; description?: string; stat
   }
   if (err instanceof oidc.WWWAuthenticateChallengeError) {
     const params = err.cause[0]?.parameters;
-    return { error: params?.error ?? 'invalid_client', description: params?.error_description, status: err.status };
+    return {
+      error: params?.error ?? 'invalid_client',
+      description: params?.error_description,
+      status: err.status,
+    };
   }
   return undefined;
 }
 
-async function importPrivateKey(text: string, alg: string): Promise<{ key: webcrypto.CryptoKey; kid: string | undefined }> {
+async function importPrivateKey(
+  text: string,
+  alg: string,
+): Promise<{ key: CryptoKey; kid: string | undefined }> {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     const jwk = JSON.parse(trimmed) as JWK;
     const key = await importJWK(jwk, alg);
-    if (!(key instanceof webcrypto.CryptoKey)) throw new Error('the JWK is not an asymmetric private key');
+    if (key instanceof Uint8Array) throw new Error('the JWK is a symmetric key, not a private key');
     return { key, kid: jwk.kid };
   }
   return { key: await importPKCS8(trimmed, alg), kid: undefined };

@@ -3,9 +3,9 @@
 import { hostname } from 'node:os';
 import {
   AssumeRoleWithWebIdentityCommand,
-  type Credentials as StsCredentials,
   GetCallerIdentityCommand,
   STSClient,
+  type Credentials as StsCredentials,
 } from '@aws-sdk/client-sts';
 import type { RoleConfig, StsSettings } from '../config/schema.ts';
 import { StsError } from '../errors.ts';
@@ -120,7 +120,10 @@ function toCredentials(
   profile: string,
 ): AwsCredentials {
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-    throw new StsError('STS_BAD_RESPONSE', 'STS answered without complete credentials', { profile, retryable: true });
+    throw new StsError('STS_BAD_RESPONSE', 'STS answered without complete credentials', {
+      profile,
+      retryable: true,
+    });
   }
   // Guard against a local clock behind STS's: the session cannot outlive what we asked for,
   // counted from when we asked, so never believe an Expiration beyond that.
@@ -138,7 +141,10 @@ function toCredentials(
 }
 
 /** `{profile}`, `{hostname}` and `{sub}` filled in, then made valid for STS (2..64 of [\w+=,.@-]). */
-export function renderSessionName(template: string, vars: { profile: string; sub?: string | undefined }): string {
+export function renderSessionName(
+  template: string,
+  vars: { profile: string; sub?: string | undefined },
+): string {
   const filled = template
     .replaceAll('{profile}', vars.profile)
     .replaceAll('{hostname}', hostname().split('.')[0] ?? 'host')
@@ -148,10 +154,7 @@ export function renderSessionName(template: string, vars: { profile: string; sub
 }
 
 const RETRYABLE_CODES = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
+  'TooManyRequests',
   'ServiceUnavailable',
   'InternalFailure',
   'InternalError',
@@ -162,48 +165,69 @@ const RETRYABLE_CODES = new Set([
 export function mapStsError(err: unknown, profile: string, target: string): StsError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const awsCode = e?.name ?? 'Unknown';
+  // The SDK names modeled errors after their class (InvalidIdentityTokenException); the wire Code
+  // has no suffix (InvalidIdentityToken). Match on the wire form.
+  const code = awsCode.replace(/Exception$/, '');
   const status = e?.$metadata?.httpStatusCode;
   const msg = (e?.message ?? String(err)).replace(/\s+/g, ' ');
-  const opts = { profile, awsCode, cause: err };
+  const opts = { profile, awsCode: code, cause: err };
 
   if (status === undefined) {
     const network = networkErrorOf(err);
     if (network) {
-      return new StsError('STS_UNREACHABLE', `cannot reach STS for ${target} (${network})`, { ...opts, retryable: true });
+      return new StsError('STS_UNREACHABLE', `cannot reach STS for ${target} (${network})`, {
+        ...opts,
+        retryable: true,
+      });
     }
   }
-  if (awsCode === 'Throttling' || awsCode === 'ThrottlingException' || awsCode === 'RequestLimitExceeded') {
+  if (code === 'Throttling' || code === 'RequestLimitExceeded') {
     return new StsError('STS_THROTTLED', `STS throttled ${target} (${awsCode}); backing off`, {
       ...opts,
       retryable: true,
     });
   }
-  if (RETRYABLE_CODES.has(awsCode) || (status !== undefined && status >= 500)) {
-    return new StsError('STS_UNAVAILABLE', `STS failed ${target} (${awsCode}: ${msg})`, { ...opts, retryable: true });
+  if (RETRYABLE_CODES.has(code) || (status !== undefined && status >= 500)) {
+    return new StsError('STS_UNAVAILABLE', `STS failed ${target} (${awsCode}: ${msg})`, {
+      ...opts,
+      retryable: true,
+    });
   }
-  switch (awsCode) {
+  switch (code) {
     case 'InvalidIdentityToken':
       return new StsError(
         'STS_TOKEN_REJECTED',
         `STS rejected the identity token for ${target} (${msg}); check that an IAM OIDC provider exists for the token's issuer and lists the token's audience as a client ID`,
         opts,
       );
-    case 'ExpiredTokenException':
+    case 'ExpiredToken':
       // The next attempt fetches a fresh token, so this one is worth retrying.
-      return new StsError('STS_TOKEN_EXPIRED', `STS says the identity token is expired (${msg}); check this machine's clock`, {
-        ...opts,
-        retryable: true,
-      });
+      return new StsError(
+        'STS_TOKEN_EXPIRED',
+        `STS says the identity token is expired (${msg}); check this machine's clock`,
+        {
+          ...opts,
+          retryable: true,
+        },
+      );
     case 'IDPRejectedClaim':
-      return new StsError('STS_CLAIM_REJECTED', `STS rejected a claim of the token for ${target} (${msg})`, opts);
+      return new StsError(
+        'STS_CLAIM_REJECTED',
+        `STS rejected a claim of the token for ${target} (${msg})`,
+        opts,
+      );
     case 'AccessDenied':
       return new StsError(
         'STS_ACCESS_DENIED',
         `STS denied assuming ${target} (${msg}); check the role's trust policy: its Principal must name the identity provider and its Condition must match the token's aud and sub`,
         opts,
       );
-    case 'RegionDisabledException':
-      return new StsError('STS_REGION_DISABLED', `STS is not activated in this region for the account (${msg}); activate it in IAM or set sts.region`, opts);
+    case 'RegionDisabled':
+      return new StsError(
+        'STS_REGION_DISABLED',
+        `STS is not activated in this region for the account (${msg}); activate it in IAM or set sts.region`,
+        opts,
+      );
     default:
       return new StsError('STS_REQUEST_INVALID', `STS refused ${target} (${awsCode}: ${msg})`, opts);
   }

@@ -1,0 +1,227 @@
+// The HTTP contract of DESIGN.md "Serving", through app.inject() against a broker whose
+// credentials come from the real OP and STS emulator.
+import assert from 'node:assert/strict';
+import { stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+
+let world: World;
+before(async () => {
+  world = await startWorld();
+});
+after(() => world.close());
+
+const EXPIRATION_FORMAT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+describe('GET /v1/credentials', () => {
+  it('serves the ECS JSON for a profile and for "default", with the exact Expiration format', async () => {
+    const { broker, app } = await world.broker(
+      world.config({ default: world.oidcProfile(), other: world.oidcProfile() }),
+    );
+    await broker.start();
+    const token = await world.token();
+    for (const url of ['/v1/credentials', '/v1/credentials/default', '/v1/credentials/other']) {
+      const res = await app.inject({ url, headers: { authorization: token } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.match(res.headers['content-type'] as string, /^application\/json/);
+      const body = res.json();
+      assert.deepEqual(Object.keys(body).sort(), [
+        'AccessKeyId',
+        'AccountId',
+        'Expiration',
+        'RoleArn',
+        'SecretAccessKey',
+        'Token',
+      ]);
+      assert.match(body.AccessKeyId, /^ASIA/);
+      assert.match(body.Expiration, EXPIRATION_FORMAT);
+      assert.equal(body.AccountId, ACCOUNT);
+      assert.equal(body.RoleArn, ROLE_ARN);
+      // what was served is what STS issued
+      assert.ok(world.sts.session(body.AccessKeyId), 'the emulator knows the served key');
+    }
+  });
+
+  it('creates the token file 0600 with 256 random bits and no trailing newline', async () => {
+    await world.broker(world.config({ default: world.oidcProfile() }));
+    const token = await world.token();
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal((await stat(path.join(world.dir, 'token'))).mode & 0o777, 0o600);
+  });
+
+  it('401 for a missing or wrong token, naming the token file; never the credentials', async () => {
+    const { broker, app, metrics } = await world.broker(world.config({ default: world.oidcProfile() }));
+    await broker.start();
+    const missing = await app.inject({ url: '/v1/credentials/default' });
+    assert.equal(missing.statusCode, 401);
+    assert.equal(missing.json().code, 'TOKEN_MISSING');
+    assert.match(missing.json().message, /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=.*token/);
+    const wrong = await app.inject({ url: '/v1/credentials/default', headers: { authorization: 'nope' } });
+    assert.equal(wrong.statusCode, 401);
+    assert.equal(wrong.json().code, 'TOKEN_INVALID');
+    assert.doesNotMatch(wrong.body, /ASIA/);
+    const token = await world.token();
+    const withNewline = await app.inject({
+      url: '/v1/credentials/default',
+      headers: { authorization: `${token} ` },
+    });
+    assert.equal(withNewline.statusCode, 401, 'tokens are compared exactly');
+    assert.match(
+      await metrics.registry.metrics(),
+      /credential_broker_auth_failures_total\{reason="invalid"\} 2/,
+    );
+  });
+
+  it('per-profile tokens: another profile’s token gets 403, the shared token does not open it', async () => {
+    const ownFile = path.join(world.dir, 'payments.token');
+    const { broker, app } = await world.broker(
+      world.config({ default: world.oidcProfile(), payments: world.oidcProfile({ tokenFile: ownFile }) }),
+    );
+    await broker.start();
+    const shared = await world.token();
+    const own = await (await import('node:fs/promises')).readFile(ownFile, 'utf8');
+    assert.notEqual(shared, own);
+    assert.equal(
+      (await app.inject({ url: '/v1/credentials/payments', headers: { authorization: own } })).statusCode,
+      200,
+    );
+    const cross = await app.inject({ url: '/v1/credentials/payments', headers: { authorization: shared } });
+    assert.equal(cross.statusCode, 403);
+    assert.equal(cross.json().code, 'TOKEN_NOT_FOR_PROFILE');
+    assert.equal(
+      (await app.inject({ url: '/v1/credentials/default', headers: { authorization: own } })).statusCode,
+      403,
+    );
+  });
+
+  it('a rotated token file is honoured without a restart', async () => {
+    const { broker, app } = await world.broker(world.config({ default: world.oidcProfile() }));
+    await broker.start();
+    const old = await world.token();
+    await writeFile(path.join(world.dir, 'token'), 'rotated-token-value-0123456789');
+    await new Promise((r) => setTimeout(r, 1100)); // token files are re-read at most once a second
+    assert.equal(
+      (await app.inject({ url: '/v1/credentials', headers: { authorization: old } })).statusCode,
+      401,
+    );
+    assert.equal(
+      (
+        await app.inject({
+          url: '/v1/credentials',
+          headers: { authorization: 'rotated-token-value-0123456789' },
+        })
+      ).statusCode,
+      200,
+    );
+  });
+
+  it('404 for an unknown profile, 400 for a malformed name, 404 JSON for unknown routes', async () => {
+    const { app } = await world.broker(world.config({ default: world.oidcProfile() }));
+    const token = await world.token();
+    const unknown = await app.inject({ url: '/v1/credentials/nope', headers: { authorization: token } });
+    assert.equal(unknown.statusCode, 404);
+    assert.deepEqual(unknown.json(), {
+      code: 'PROFILE_NOT_FOUND',
+      message: 'no profile "nope" is configured',
+    });
+    const bad = await app.inject({ url: '/v1/credentials/a%20b', headers: { authorization: token } });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().code, 'BAD_REQUEST');
+    const route = await app.inject({ url: '/latest/meta-data/' });
+    assert.equal(route.statusCode, 404);
+    assert.equal(route.json().code, 'NOT_FOUND');
+  });
+
+  it('IdP down at startup: 503 with Retry-After and /readyz false; recovers when it is back', async () => {
+    world.op.down = true;
+    const { broker, app } = await world.broker(world.config({ default: world.oidcProfile() }));
+    try {
+      await broker.start();
+      const token = await world.token();
+      const res = await app.inject({ url: '/v1/credentials', headers: { authorization: token } });
+      assert.equal(res.statusCode, 503);
+      assert.equal(res.json().code, 'CREDENTIALS_UNAVAILABLE');
+      assert.match(res.json().message, /profile "default".*cannot reach the provider/);
+      assert.ok(Number(res.headers['retry-after']) >= 1, `Retry-After: ${res.headers['retry-after']}`);
+      const ready = await app.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.equal(ready.json().profiles.default.lastError, 'OIDC_UNREACHABLE');
+    } finally {
+      world.op.down = false;
+    }
+    await broker.refreshNow('default');
+    assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200);
+    assert.equal(
+      (await app.inject({ url: '/v1/credentials', headers: { authorization: await world.token() } }))
+        .statusCode,
+      200,
+    );
+  });
+
+  it('refuses browser-originated and DNS-rebinding requests', async () => {
+    const { broker, app } = await world.broker(world.config({ default: world.oidcProfile() }));
+    await broker.start();
+    const authorization = await world.token();
+    const cases: Record<string, string>[] = [
+      { origin: 'https://evil.example' },
+      { 'sec-fetch-mode': 'cors' },
+      { host: 'evil.example:9911' },
+    ];
+    for (const extra of cases) {
+      const res = await app.inject({ url: '/v1/credentials', headers: { authorization, ...extra } });
+      assert.equal(res.statusCode, 403, JSON.stringify(extra));
+      assert.match(res.json().code, /^(BROWSER_REQUEST_REFUSED|HOST_REFUSED)$/);
+    }
+    for (const host of ['127.0.0.1:9911', 'localhost:9911', '[::1]:9911']) {
+      assert.equal(
+        (await app.inject({ url: '/v1/credentials', headers: { authorization, host } })).statusCode,
+        200,
+        host,
+      );
+    }
+  });
+});
+
+describe('health and metrics', () => {
+  it('/healthz, /readyz per profile, /metrics with exchanges and expiry', async () => {
+    const { broker, app } = await world.broker(
+      world.config({ default: world.oidcProfile(), later: world.oidcProfile({ lazy: true }) }),
+    );
+    assert.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready before the first fetch');
+    await broker.start();
+    assert.deepEqual((await app.inject({ url: '/healthz' })).json(), { status: 'ok' });
+    const ready = await app.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 200, 'a lazy profile does not hold readiness');
+    assert.equal(ready.json().profiles.default.state, 'ready');
+    assert.equal(ready.json().profiles.later.state, 'empty');
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    assert.match(
+      metrics,
+      /credential_broker_exchanges_total\{profile="default",source="oidc",outcome="success"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /credential_broker_credentials_expiry_seconds\{profile="default"\} (3[0-5]\d\d|3600)/,
+    );
+    assert.match(metrics, /credential_broker_http_requests_total\{route="\/readyz",status="503"\} 1/);
+  });
+
+  it('logs one line per exchange with profile, role, outcome and expiry, and no secret', async () => {
+    const { broker } = await world.broker(world.config({ logged: world.oidcProfile() }));
+    await broker.start();
+    const line = world.logs
+      .map((l) => JSON.parse(l))
+      .find((l) => l.profile === 'logged' && l.outcome === 'success');
+    assert.ok(line, 'an exchange line');
+    assert.equal(line.role, ROLE_ARN);
+    assert.equal(line.source, 'oidc');
+    assert.match(line.expiration, /Z$/);
+    assert.equal(typeof line.durationMs, 'number');
+    const all = world.logs.join('\n');
+    assert.ok(!all.includes('test-client-secret'), 'client secret never logged');
+    const creds = await broker.credentials('logged');
+    assert.ok(!all.includes(creds.secretAccessKey), 'no secret access key in logs');
+    assert.ok(!all.includes(creds.sessionToken), 'no session token in logs');
+  });
+});
