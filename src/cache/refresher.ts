@@ -9,7 +9,7 @@
 // So while the source is healthy we never serve less than `minRemaining` (default 20 min), and we
 // start refreshing `before` (default 30 min) ahead of expiry, earlier by a random share (`jitter`)
 // of it, so that many brokers and profiles do not call STS in lockstep.
-import { type BrokerError, isBrokerError, UnavailableError } from '../errors.ts';
+import { type BrokerError, isBrokerError, StsError, UnavailableError } from '../errors.ts';
 import type { AwsCredentials } from '../sts/credentials.ts';
 
 export interface RefreshTimings {
@@ -80,6 +80,9 @@ export interface RefresherStatus {
 export class Refresher {
   readonly profile: string;
   private current: AwsCredentials | undefined;
+  /** get() serves `current` at once above this remaining lifetime (ms): `minRemaining`, or half
+   * the lifetime of credentials too short-lived for it (else every get() would fetch again). */
+  private floor: number;
   private inflight: Promise<AwsCredentials> | undefined;
   private timer: unknown;
   private nextAttemptAt: number | undefined;
@@ -95,6 +98,7 @@ export class Refresher {
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.floor = opts.timings.minRemaining;
   }
 
   /** First fetch; resolves once it has succeeded or failed (a failure schedules retries). */
@@ -116,10 +120,16 @@ export class Refresher {
   async get(): Promise<AwsCredentials> {
     const now = this.clock.now();
     const current = this.current;
-    if (current && this.remaining(current, now) > this.opts.timings.minRemaining) return current;
+    if (current && this.remaining(current, now) > this.floor) return current;
 
     const inBackoff =
       this.nextAttemptAt !== undefined && this.nextAttemptAt > now && this.lastError !== undefined;
+    // Refresh failing and still valid: serve at once. Waiting for the retry (possibly a network
+    // timeout) would outlast the SDKs' own 1-2 s timeouts and only delay the same answer.
+    if (this.lastError && current && this.remaining(current, now) > EXPIRY_SAFETY_MS) {
+      if (!inBackoff) this.refresh().catch(() => undefined);
+      return current;
+    }
     if (!inBackoff || this.inflight) {
       try {
         return await this.refresh();
@@ -163,7 +173,17 @@ export class Refresher {
     try {
       const credentials = await this.opts.fetch();
       const now = this.clock.now();
+      const lifetime = this.remaining(credentials, now);
+      if (lifetime <= EXPIRY_SAFETY_MS) {
+        // Never served; and a refresh delay derived from a lifetime <= 0 would be a hot loop.
+        throw new StsError(
+          'STS_BAD_RESPONSE',
+          `credentials expiring at ${credentials.expiration.toISOString()} are (nearly) expired by the local clock: check the host clock`,
+          { profile: this.profile, retryable: true },
+        );
+      }
       this.current = credentials;
+      this.floor = Math.min(this.opts.timings.minRemaining, lifetime / 2);
       this.failures = 0;
       this.lastError = undefined;
       const nextRefreshAt = now + this.refreshDelay(credentials, now);
@@ -190,12 +210,14 @@ export class Refresher {
   }
 
   /** From now until the refresh should start: `before` (plus jitter) ahead of expiry, but never
-   * sooner than half the lifetime, so short-lived credentials cannot cause a refresh loop. */
+   * sooner than a quarter of the lifetime, so short-lived credentials cannot cause a refresh loop.
+   * (Not half: with the default 1 h sessions and `before` = 30 min, half would always win and
+   * erase the jitter, and any `before` above half the lifetime would be ignored.) */
   private refreshDelay(c: AwsCredentials, now: number): number {
     const { before, jitter } = this.opts.timings;
     const lifetime = this.remaining(c, now);
     const ahead = before * (1 + jitter * this.random());
-    return Math.max(lifetime - ahead, lifetime / 2, 0);
+    return Math.max(lifetime - ahead, lifetime / 4, 0);
   }
 
   /** Capped exponential backoff with full jitter; at least what the upstream asked for. */

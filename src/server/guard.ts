@@ -5,13 +5,14 @@ import type { FastifyInstance } from 'fastify';
 import { isLoopbackHost } from '../net.ts';
 import { sendError } from './errors.ts';
 
+// Browsers send Sec-Fetch-Site/-Dest on every request; Node's own fetch() sends a lone
+// `sec-fetch-mode: cors`, so that header alone is not taken as a browser.
+const BROWSER_HEADERS = ['origin', 'sec-fetch-site', 'sec-fetch-dest', 'sec-fetch-user'];
+
 export function guardPlugin(app: FastifyInstance, opts: { listenHost: string }): void {
   const allowed = new Set(['localhost', '127.0.0.1', '::1', opts.listenHost.toLowerCase()]);
   app.addHook('onRequest', async (req, reply) => {
-    if (
-      req.headers.origin !== undefined ||
-      Object.keys(req.headers).some((h) => h.startsWith('sec-fetch-'))
-    ) {
+    if (BROWSER_HEADERS.some((h) => req.headers[h] !== undefined)) {
       return sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
     }
     const host = hostOf(req.headers.host);

@@ -165,7 +165,8 @@ describe('GET /v1/credentials', () => {
     const authorization = await world.token();
     const cases: Record<string, string>[] = [
       { origin: 'https://evil.example' },
-      { 'sec-fetch-mode': 'cors' },
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' },
+      { 'sec-fetch-dest': 'empty' },
       { host: 'evil.example:9911' },
     ];
     for (const extra of cases) {
@@ -180,6 +181,12 @@ describe('GET /v1/credentials', () => {
         host,
       );
     }
+    // Node's fetch() sends a lone `sec-fetch-mode: cors`: a script, not a browser.
+    const nodeFetch = await app.inject({
+      url: '/v1/credentials',
+      headers: { authorization, 'sec-fetch-mode': 'cors' },
+    });
+    assert.equal(nodeFetch.statusCode, 200);
   });
 });
 

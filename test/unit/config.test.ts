@@ -45,46 +45,78 @@ describe('config', () => {
     assert.equal(p.lazy, false);
     assert.deepEqual(p.refresh, { before: 30 * 60_000, minRemaining: 20 * 60_000, jitter: 0.1 });
     assert.equal(p.source.token, 'access_token');
-    assert.equal(p.source.clientAuth.method === 'client_secret_basic' && p.source.clientAuth.clientSecret, 'file:/etc/credential-broker/secrets/billing');
+    assert.equal(
+      p.source.clientAuth.method === 'client_secret_basic' && p.source.clientAuth.clientSecret,
+      'file:/etc/credential-broker/secrets/billing',
+    );
   });
 
   it('refuses an inline secret and says where secrets go', () => {
     const msg = configError(MINIMAL.replace('file:secrets/billing', 'hunter2'));
-    assert.match(msg, /^\/etc\/credential-broker\/config\.yaml: profiles\.default\.source\.clientAuth\.clientSecret: secrets are never written inline: use file:/);
+    assert.match(
+      msg,
+      /^\/etc\/credential-broker\/config\.yaml: profiles\.default\.source\.clientAuth\.clientSecret: secrets are never written inline: use file:/,
+    );
     assert.doesNotMatch(msg, /hunter2/, 'the rejected value is not echoed');
   });
 
   it('names the path and the fix for a bad role ARN, an unknown key and a bad duration, all at once', () => {
     const msg = configError(
-      MINIMAL.replace('arn:aws:iam::123456789012:role/billing', 'billing-role').replace('    role:', '    lazzy: true\n    refresh:\n      before: soon\n    role:'),
+      MINIMAL.replace('arn:aws:iam::123456789012:role/billing', 'billing-role').replace(
+        '    role:',
+        '    lazzy: true\n    refresh:\n      before: soon\n    role:',
+      ),
     );
     assert.match(msg, /^3 problems in the config:/);
-    assert.match(msg, /profiles\.default\.role\.arn: expected an IAM role ARN, like arn:aws:iam::123456789012:role\/NAME/);
+    assert.match(
+      msg,
+      /profiles\.default\.role\.arn: expected an IAM role ARN, like arn:aws:iam::123456789012:role\/NAME/,
+    );
     assert.match(msg, /profiles\.default: unknown setting "lazzy": remove it or check the spelling/);
     assert.match(msg, /profiles\.default\.refresh\.before: "soon" is not a duration such as 90s, 15m or 1h/);
   });
 
   it('requires https for a non-loopback issuer and loopback for the listener', () => {
-    assert.match(configError(MINIMAL.replace('https://idp', 'http://idp')), /source\.issuer: use https: plain http is only allowed to a loopback address/);
+    assert.match(
+      configError(MINIMAL.replace('https://idp', 'http://idp')),
+      /source\.issuer: use https: plain http is only allowed to a loopback address/,
+    );
     assert.doesNotMatch(configError(`server:\n  listen: 0.0.0.0:9911\n${MINIMAL}`), /source\.issuer/);
-    assert.match(configError(`server:\n  listen: 0.0.0.0:9911\n${MINIMAL}`), /server\.listen: credentials are served over plain http only on loopback/);
-    assert.doesNotThrow(() => parseConfig(MINIMAL.replace('https://idp.example.com', 'http://127.0.0.1:8080'), FILE));
+    assert.match(
+      configError(`server:\n  listen: 0.0.0.0:9911\n${MINIMAL}`),
+      /server\.listen: credentials are served over plain http only on loopback/,
+    );
+    assert.doesNotThrow(() =>
+      parseConfig(MINIMAL.replace('https://idp.example.com', 'http://127.0.0.1:8080'), FILE),
+    );
   });
 
   it('rejects an unknown source type, a missing field and an empty profile list', () => {
-    assert.match(configError(MINIMAL.replace('type: oidc', 'type: ldap')), /profiles\.default\.source\.type: source\.type must be one of: oidc/);
-    assert.match(configError(MINIMAL.replace('      clientId: billing\n', '')), /profiles\.default\.source\.clientId: required/);
+    assert.match(
+      configError(MINIMAL.replace('type: oidc', 'type: ldap')),
+      /profiles\.default\.source\.type: source\.type must be one of: oidc/,
+    );
+    assert.match(
+      configError(MINIMAL.replace('      clientId: billing\n', '')),
+      /profiles\.default\.source\.clientId: required/,
+    );
     assert.match(configError('profiles: {}\n'), /profiles: define at least one profile/);
     assert.match(configError('logging:\n  level: loud\n'), /logging\.level: /);
   });
 
   it('reports YAML syntax errors with the line', () => {
-    assert.match(configError('profiles:\n  default: [unclosed\n'), /^\/etc\/credential-broker\/config\.yaml: line \d+: not valid YAML/);
+    assert.match(
+      configError('profiles:\n  default: [unclosed\n'),
+      /^\/etc\/credential-broker\/config\.yaml: line \d+: not valid YAML/,
+    );
   });
 
   it('reports a missing config file with the flag to use', async () => {
     await assert.rejects(loadConfigFile('/nonexistent/config.yaml'), (err: ConfigError) => {
-      assert.match(err.message, /\/nonexistent\/config\.yaml: cannot read the config file \(no such file\); pass --config PATH/);
+      assert.match(
+        err.message,
+        /\/nonexistent\/config\.yaml: cannot read the config file \(no such file\); pass --config PATH/,
+      );
       return true;
     });
   });
@@ -108,7 +140,10 @@ describe('secret references', () => {
     assert.equal(await readSecret(`file:${dir}/s`), 'second', 'rotation is picked up');
     process.env.CB_TEST_SECRET = 'from-env';
     assert.equal(await readSecret('env:CB_TEST_SECRET'), 'from-env');
-    await assert.rejects(readSecret('env:CB_TEST_UNSET'), /secret env:CB_TEST_UNSET: environment variable CB_TEST_UNSET is not set/);
+    await assert.rejects(
+      readSecret('env:CB_TEST_UNSET'),
+      /secret env:CB_TEST_UNSET: environment variable CB_TEST_UNSET is not set/,
+    );
     const saved = process.env.CREDENTIALS_DIRECTORY;
     process.env.CREDENTIALS_DIRECTORY = dir;
     try {

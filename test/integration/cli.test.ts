@@ -1,0 +1,140 @@
+// The command line: help/version, exit codes (0, 1, 64, 78), `check` against the real OP and
+// STS emulator, and `serve` as a real process that shuts down cleanly on SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { run } from '../../src/main.ts';
+import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
+
+let world: World;
+before(async () => {
+  world = await startWorld();
+});
+after(() => world.close());
+
+async function cli(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+/** A config file for the world: STS endpoint, token file, the given profiles. */
+async function configFile(name: string, profiles: Record<string, unknown>): Promise<string> {
+  return world.file(
+    name,
+    stringify({
+      server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, `${name}.token`) },
+      sts: { endpoint: world.sts.url },
+      profiles,
+    }),
+    0o644,
+  );
+}
+
+describe('credential-broker CLI', () => {
+  it('--help and --version exit 0; no command or an unknown one exits 64', async () => {
+    const help = await cli('--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /credential-broker serve \[--config FILE\]/);
+    const version = await cli('--version');
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.equal((await cli()).code, 64);
+    const unknown = await cli('frobnicate');
+    assert.equal(unknown.code, 64);
+    assert.match(unknown.stderr, /unknown command "frobnicate"; commands: serve, check/);
+    const flag = await cli('check', '--colour');
+    assert.equal(flag.code, 64);
+    assert.match(flag.stderr, /Unknown option '--colour'/);
+  });
+
+  it('an invalid config exits 78 with one line naming file, path and fix', async () => {
+    const file = await configFile('bad.yaml', {
+      default: world.oidcProfile({ role: { arn: 'not-an-arn' } }),
+    });
+    const out = await cli('check', '--config', file);
+    assert.equal(out.code, 78);
+    assert.equal(out.stderr.trim().split('\n').length, 1);
+    assert.match(
+      out.stderr,
+      new RegExp(`^credential-broker: ${file}: profiles\\.default\\.role\\.arn: expected an IAM role ARN`),
+    );
+    const missing = await cli('serve', '--config', path.join(world.dir, 'absent.yaml'));
+    assert.equal(missing.code, 78);
+    assert.match(missing.stderr, /cannot read the config file \(no such file\); pass --config PATH/);
+  });
+
+  it('check: one live exchange per profile proved by GetCallerIdentity; exit 1 naming the failing profile', async () => {
+    const file = await configFile('check.yaml', {
+      good: world.oidcProfile(),
+      untrusted: world.oidcProfile({ role: { arn: 'arn:aws:iam::123456789012:role/nobody' } }),
+    });
+    const both = await cli('check', '--config', file);
+    assert.equal(both.code, 1);
+    assert.match(
+      both.stdout,
+      /^ok {3}good {2}source=oidc http:\/\/127\.0\.0\.1:\d+ {2}role=arn:aws:iam::123456789012:role\/app/m,
+    );
+    assert.match(
+      both.stdout,
+      /caller=arn:aws:sts::123456789012:assumed-role\/app\/credential-broker-good {2}expires=\d{4}-/,
+    );
+    assert.match(
+      both.stdout,
+      /^FAIL untrusted .*\n {5}STS_ACCESS_DENIED: profile "untrusted": STS denied assuming/m,
+    );
+    assert.match(both.stdout, /1 of 2 profiles ok/);
+
+    const one = await cli('check', '--config', file, '--profile', 'good', '--json');
+    assert.equal(one.code, 0);
+    const report = JSON.parse(one.stdout);
+    assert.equal(report.results.length, 1);
+    assert.equal(report.results[0].ok, true);
+    assert.equal(report.results[0].role, ROLE_ARN);
+
+    const nope = await cli('check', '--config', file, '--profile', 'nope');
+    assert.equal(nope.code, 78);
+    assert.match(nope.stderr, /no profile "nope"; configured: good, untrusted/);
+  });
+
+  it('serve: listens, becomes ready, serves, and exits 0 on SIGTERM', async () => {
+    const file = await configFile('serve.yaml', { default: world.oidcProfile() });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const logs: Record<string, unknown>[] = [];
+    const address = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const entry = JSON.parse(line);
+        logs.push(entry);
+        if (entry.msg === 'credential broker listening') resolve(entry.address);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const token = await (await import('node:fs/promises')).readFile(
+      path.join(world.dir, 'serve.yaml.token'),
+      'utf8',
+    );
+    let res = await fetch(`${address}/v1/credentials`, { headers: { authorization: token } });
+    for (let i = 0; res.status === 503 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await fetch(`${address}/v1/credentials`, { headers: { authorization: token } });
+    }
+    assert.equal(res.status, 200);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.equal(stderr, '');
+    assert.ok(logs.some((l) => l.msg === 'shutting down: finishing in-flight requests'));
+  });
+});
