@@ -16,7 +16,7 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 echo "==> type-check"
 npx tsc -p tsconfig.json --noEmit
 echo "==> lint"
-npx biome check src test scripts bench
+npx biome check src test scripts
 echo "==> build"
 npm run --silent build
 
