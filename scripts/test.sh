@@ -5,9 +5,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages: a real MIT KDC for the Kerberos tests, and the headers the `kerberos` addon
+# builds against (it must be there before `npm ci`, or the optional addon is skipped).
+DEBIAN_PACKAGES=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev)
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "==> apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund
+fi
+if [ ! -f node_modules/kerberos/build/Release/kerberos.node ]; then
+  echo "==> npm rebuild kerberos"
+  npm rebuild kerberos
 fi
 
 # The SDK's "Node 22 will be required in 2027" notice is not a test result.
