@@ -10,7 +10,7 @@ import {
 import type { RoleConfig, StsSettings } from '../config/schema.ts';
 import { StsError } from '../errors.ts';
 import { networkErrorOf } from '../net.ts';
-import type { Proof } from '../sources/types.ts';
+import type { Proof, WebIdentityProof } from '../sources/types.ts';
 import type { AwsCredentials } from './credentials.ts';
 
 export interface ResolvedStsSettings {
@@ -58,9 +58,16 @@ function stsClient(sts: ResolvedStsSettings): STSClient {
   return client;
 }
 
-/** Exchanges a proof at STS. Only web-identity proofs exist so far; SAML and X.509 join here. */
+/** Exchanges a proof for credentials: one case per proof kind (each source yields one kind). */
 export async function exchange(req: ExchangeRequest): Promise<AwsCredentials> {
-  const { proof, role, profile } = req;
+  switch (req.proof.kind) {
+    case 'web-identity':
+      return assumeRoleWithWebIdentity(req, req.proof);
+  }
+}
+
+async function assumeRoleWithWebIdentity(req: ExchangeRequest, proof: WebIdentityProof): Promise<AwsCredentials> {
+  const { role, profile } = req;
   const sessionName = renderSessionName(role.sessionName, { profile, sub: proof.subject });
   const startedAt = Date.now();
   try {
