@@ -83,6 +83,8 @@ export class Refresher {
   /** get() serves `current` at once above this remaining lifetime (ms): `minRemaining`, or half
    * the lifetime of credentials too short-lived for it (else every get() would fetch again). */
   private floor: number;
+  /** Lifetime (ms) the current credentials had when fetched. */
+  private lifetime = 0;
   private inflight: Promise<AwsCredentials> | undefined;
   private timer: unknown;
   private nextAttemptAt: number | undefined;
@@ -116,11 +118,18 @@ export class Refresher {
    * Credentials to serve now. Healthy and above the floor: served at once, even while a refresh
    * runs. Below the floor: wait for the (single, shared) refresh. Refresh failing: serve what is
    * still valid. Nothing valid: UnavailableError with a Retry-After.
+   *
+   * `minRemaining` raises the floor for one consumer (IMDS: botocore stretches IMDS credentials
+   * with < 25 min left), capped like the profile's own floor at half the lifetime.
    */
-  async get(): Promise<AwsCredentials> {
+  async get(minRemaining?: number): Promise<AwsCredentials> {
     const now = this.clock.now();
     const current = this.current;
-    if (current && this.remaining(current, now) > this.floor) return current;
+    const floor =
+      minRemaining === undefined
+        ? this.floor
+        : Math.max(this.floor, Math.min(minRemaining, this.lifetime / 2));
+    if (current && this.remaining(current, now) > floor) return current;
 
     const inBackoff =
       this.nextAttemptAt !== undefined && this.nextAttemptAt > now && this.lastError !== undefined;
@@ -140,6 +149,14 @@ export class Refresher {
     const fallback = this.current;
     if (fallback && this.remaining(fallback, this.clock.now()) > EXPIRY_SAFETY_MS) return fallback;
     throw this.unavailable();
+  }
+
+  /** Resolves when no fetch is in flight (whatever its outcome): for shutdown and tests. */
+  async settled(): Promise<void> {
+    await this.inflight?.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** True when valid credentials are held (what /readyz reports). */
@@ -184,6 +201,7 @@ export class Refresher {
       }
       this.current = credentials;
       this.floor = Math.min(this.opts.timings.minRemaining, lifetime / 2);
+      this.lifetime = lifetime;
       this.failures = 0;
       this.lastError = undefined;
       const nextRefreshAt = now + this.refreshDelay(credentials, now);

@@ -9,6 +9,8 @@ export interface AwsCredentials {
   roleArn: string;
   /** The STS session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), as STS reported it. */
   assumedRoleArn: string | undefined;
+  /** STS's clock minus ours when issued (from the Date header), 0 when unknown. */
+  clockSkewMs?: number;
 }
 
 /** `YYYY-MM-DDTHH:MM:SSZ`: UTC, `Z`, no fraction. The JS SDK rejects offsets; botocore's IMDS path rejects fractions. */
