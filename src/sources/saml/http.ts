@@ -1,0 +1,264 @@
+// The HTTP side of every SAML login: fetch with a cookie jar, redirects followed by hand (so that
+// cookies set on a 302 are kept and no redirect leaves https), a byte cap on every answer and a
+// pluggable answer to `401` challenges (Basic, Negotiate). The logins only say what to send where.
+import { SourceError } from '../../errors.ts';
+import { isLoopbackHost, networkErrorOf } from '../../net.ts';
+
+export interface HttpAnswer {
+  status: number;
+  /** Where the answer came from, after redirects. */
+  url: URL;
+  headers: Headers;
+  body: string;
+}
+
+/** Answers `401` challenges of the IdP (only of the IdP's own origin: credentials never follow a redirect elsewhere). */
+export interface Authorizer {
+  /** The `Authorization` value to repeat the request with, or undefined to let the 401 through. */
+  challenge(answer: HttpAnswer): Promise<string | undefined>;
+  /** Sees every other answer of the IdP's origin (SPNEGO mutual authentication reads its token here). */
+  answered?(answer: HttpAnswer): Promise<void>;
+}
+
+export interface SessionOptions {
+  profile: string;
+  /** The configured IdP URL: its origin is the one credentials are sent to. */
+  idpUrl: URL;
+  timeout: number;
+  maxResponseBytes: number;
+  authorizer?: Authorizer;
+}
+
+export interface RequestInit {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Cookie {
+  name: string;
+  value: string;
+  /** Lower-case host the cookie was set by, or the Domain attribute (then it matches subdomains too). */
+  domain: string;
+  hostOnly: boolean;
+  path: string;
+  secure: boolean;
+  expires: number | undefined;
+}
+
+const MAX_REDIRECTS = 10;
+const MAX_CHALLENGES = 3;
+
+/** One login's worth of browsing: cookies live as long as the session, which lives as long as one login. */
+export class IdpSession {
+  private cookies: Cookie[] = [];
+
+  constructor(private readonly opts: SessionOptions) {}
+
+  /** Sends a request and follows redirects; 401s of the IdP's origin go to the authorizer. */
+  async request(target: URL | string, init: RequestInit = {}): Promise<HttpAnswer> {
+    let url = new URL(target);
+    let method = init.method ?? 'GET';
+    let body = init.body;
+    let headers = { ...init.headers };
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const answer = await this.exchange(url, method, headers, body);
+      const location = answer.headers.get('location');
+      if (answer.status >= 300 && answer.status < 400 && location) {
+        const next = new URL(location, url);
+        this.checkScheme(next);
+        // 303 always, and 301/302 after a POST as browsers do, become a GET without a body.
+        if (
+          answer.status === 303 ||
+          ((answer.status === 301 || answer.status === 302) && method === 'POST')
+        ) {
+          method = 'GET';
+          body = undefined;
+          headers = withoutContentType(headers);
+        }
+        url = next;
+        continue;
+      }
+      return answer;
+    }
+    throw new SourceError(
+      'SAML_IDP_ERROR',
+      `the IdP at ${this.opts.idpUrl.origin} redirected more than ${MAX_REDIRECTS} times (a redirect loop: check source.idpUrl)`,
+      { profile: this.opts.profile },
+    );
+  }
+
+  /** One URL: the request, plus its repetitions for a 401 challenge. */
+  private async exchange(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<HttpAnswer> {
+    const sameOrigin = url.origin === this.opts.idpUrl.origin;
+    let authorization: string | undefined;
+    for (let round = 0; ; round++) {
+      const answer = await this.send(
+        url,
+        method,
+        { ...headers, ...(authorization ? { authorization } : {}) },
+        body,
+      );
+      const authorizer = sameOrigin ? this.opts.authorizer : undefined;
+      if (answer.status === 401 && authorizer && round < MAX_CHALLENGES) {
+        authorization = await authorizer.challenge(answer);
+        if (authorization !== undefined) continue;
+      } else if (authorizer?.answered) {
+        await authorizer.answered(answer);
+      }
+      return answer;
+    }
+  }
+
+  private async send(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<HttpAnswer> {
+    const cookie = this.cookieHeader(url);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        body,
+        redirect: 'manual',
+        headers: { 'user-agent': 'aws-credential-broker', ...headers, ...(cookie ? { cookie } : {}) },
+        signal: AbortSignal.timeout(this.opts.timeout),
+      });
+    } catch (err) {
+      throw new SourceError(
+        'SAML_IDP_UNREACHABLE',
+        `cannot reach the IdP at ${url.origin} (${networkErrorOf(err) ?? (err as Error).message})`,
+        { profile: this.opts.profile, retryable: true, cause: err },
+      );
+    }
+    this.storeCookies(url, response.headers.getSetCookie());
+    return {
+      status: response.status,
+      url,
+      headers: response.headers,
+      body: await this.readCapped(response, url),
+    };
+  }
+
+  /** The body, refusing more than maxResponseBytes (what reaches the XML and HTML parsers is bounded). */
+  private async readCapped(response: Response, url: URL): Promise<string> {
+    const limit = this.opts.maxResponseBytes;
+    const declared = Number(response.headers.get('content-length'));
+    const tooLarge = () =>
+      new SourceError(
+        'SAML_RESPONSE_TOO_LARGE',
+        `the IdP at ${url.origin} answered with more than ${limit} bytes; raise source.maxResponseBytes if that is expected`,
+        { profile: this.opts.profile },
+      );
+    if (declared > limit) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of (response.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > limit) {
+          await response.body?.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      if (err instanceof SourceError) throw err;
+      throw new SourceError(
+        'SAML_IDP_UNREACHABLE',
+        `the IdP at ${url.origin} broke off its answer (${networkErrorOf(err) ?? (err as Error).message})`,
+        { profile: this.opts.profile, retryable: true, cause: err },
+      );
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** An IdP redirecting to plain http (off loopback) would expose the session cookie and the assertion. */
+  private checkScheme(url: URL): void {
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) return;
+    throw new SourceError(
+      'SAML_IDP_ERROR',
+      `the IdP redirected to ${url.origin}, which is not https; refusing to send the session there`,
+      { profile: this.opts.profile },
+    );
+  }
+
+  private storeCookies(url: URL, setCookies: string[]): void {
+    const host = url.hostname.toLowerCase();
+    for (const line of setCookies) {
+      const [pair = '', ...attributes] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const cookie: Cookie = {
+        name: pair.slice(0, eq).trim(),
+        value: pair.slice(eq + 1).trim(),
+        domain: host,
+        hostOnly: true,
+        path: '/',
+        secure: false,
+        expires: undefined,
+      };
+      for (const attribute of attributes) {
+        const [rawKey = '', ...rest] = attribute.split('=');
+        const key = rawKey.trim().toLowerCase();
+        const value = rest.join('=').trim();
+        if (key === 'domain' && value) {
+          const domain = value.replace(/^\./, '').toLowerCase();
+          // A server may only set cookies for itself or a parent domain of itself.
+          if (host === domain || host.endsWith(`.${domain}`)) {
+            cookie.domain = domain;
+            cookie.hostOnly = false;
+          }
+        } else if (key === 'path' && value.startsWith('/')) cookie.path = value;
+        else if (key === 'secure') cookie.secure = true;
+        else if (key === 'max-age' && /^-?\d+$/.test(value))
+          cookie.expires = Date.now() + Number(value) * 1000;
+        else if (key === 'expires' && cookie.expires === undefined) {
+          const at = Date.parse(value);
+          if (!Number.isNaN(at)) cookie.expires = at;
+        }
+      }
+      this.cookies = this.cookies.filter(
+        (c) => !(c.name === cookie.name && c.domain === cookie.domain && c.path === cookie.path),
+      );
+      if (cookie.expires === undefined || cookie.expires > Date.now()) this.cookies.push(cookie);
+    }
+  }
+
+  private cookieHeader(url: URL): string | undefined {
+    const host = url.hostname.toLowerCase();
+    const now = Date.now();
+    const matching = this.cookies.filter(
+      (c) =>
+        (c.hostOnly ? host === c.domain : host === c.domain || host.endsWith(`.${c.domain}`)) &&
+        (url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)) &&
+        (!c.secure || url.protocol === 'https:') &&
+        (c.expires === undefined || c.expires > now),
+    );
+    return matching.length > 0 ? matching.map((c) => `${c.name}=${c.value}`).join('; ') : undefined;
+  }
+}
+
+function withoutContentType(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'content-type'));
+}
+
+/** Throws the coded error for an IdP answer that is not a success (5xx and 429 are worth retrying). */
+export function expectSuccess(answer: HttpAnswer, profile: string, step: string): void {
+  if (answer.status >= 200 && answer.status < 300) return;
+  throw new SourceError(
+    'SAML_IDP_ERROR',
+    `${step}: the IdP answered HTTP ${answer.status} at ${answer.url.origin}${answer.url.pathname}`,
+    { profile, retryable: answer.status >= 500 || answer.status === 429 },
+  );
+}

@@ -1,0 +1,68 @@
+// `basic`: an IdP-initiated sign-on URL behind HTTP Basic. The IdP answers with the auto-post form
+// that a browser would submit to AWS; we take its SAMLResponse.
+import { SourceError } from '../../errors.ts';
+import { type Authorizer, expectSuccess, type HttpAnswer, IdpSession } from './http.ts';
+import {
+  basicAuthorization,
+  type LoginContext,
+  type SamlLogin,
+  samlResponseFrom,
+  secretFor,
+} from './login.ts';
+
+type BasicAuth = { username: string; password: string };
+
+/** Answers a Basic challenge once per URL (as a browser resends to each protected page); a second
+ * 401 for the same URL means the credentials were refused. */
+export function basicAuthorizer(auth: BasicAuth, profile: string): Authorizer {
+  const sent = new Set<string>();
+  return {
+    async challenge(answer: HttpAnswer) {
+      const offered = answer.headers.get('www-authenticate') ?? '';
+      if (sent.has(answer.url.href) || !/\bbasic\b/i.test(offered)) return undefined;
+      sent.add(answer.url.href);
+      return basicAuthorization(auth.username, await secretFor(auth.password, profile));
+    },
+  };
+}
+
+/** The coded error for a 401 that survived the login method's answers. */
+export function loginRejected(
+  answer: HttpAnswer,
+  username: string,
+  profile: string,
+  method: string,
+): SourceError {
+  const offered = answer.headers.get('www-authenticate') ?? 'nothing';
+  return new SourceError(
+    'SAML_LOGIN_REJECTED',
+    `the IdP at ${answer.url.origin} refused ${method} login for "${username}" (HTTP 401, it offers: ${offered.slice(0, 100)}); check auth.username and the password secret, and that the account is enabled`,
+    { profile },
+  );
+}
+
+export class BasicLogin implements SamlLogin {
+  constructor(
+    private readonly ctx: LoginContext,
+    private readonly auth: BasicAuth,
+  ) {}
+
+  async login(): Promise<string> {
+    const { profile, cfg, idpUrl } = this.ctx;
+    const session = new IdpSession({
+      profile,
+      idpUrl,
+      timeout: cfg.timeout,
+      maxResponseBytes: cfg.maxResponseBytes,
+      authorizer: basicAuthorizer(this.auth, profile),
+    });
+    const answer = await session.request(idpUrl);
+    if (answer.status === 401) throw loginRejected(answer, this.auth.username, profile, 'HTTP Basic');
+    expectSuccess(answer, profile, 'IdP-initiated sign-on');
+    return samlResponseFrom(
+      answer,
+      profile,
+      'check that source.idpUrl is the IdP-initiated sign-on URL for AWS',
+    );
+  }
+}

@@ -1,0 +1,128 @@
+// `form`: an IdP-initiated sign-on URL (ADFS IdpInitiatedSignOn, Keycloak, Shibboleth) with a
+// username/password form, as a browser would do it: follow redirects with cookies, fill the form
+// with the password input, submit, and take the SAMLResponse of the auto-post form. A page that
+// asks again, says the account is locked, or asks for a second factor ends the login with its own code.
+import { SourceError } from '../../errors.ts';
+import { type HtmlForm, parseForms, samlResponseOf, visibleText } from './html.ts';
+import { expectSuccess, type HttpAnswer, IdpSession } from './http.ts';
+import { type LoginContext, type SamlLogin, secretFor } from './login.ts';
+
+interface FormAuth {
+  username: string;
+  password: string;
+  usernameField?: string | undefined;
+  passwordField?: string | undefined;
+}
+
+const MAX_PAGES = 6;
+const MFA_FIELD = /otp|totp|passcode|verification|mfa|2fa|one.?time|security.?code|^code$|challenge/i;
+const MFA_TEXT =
+  /verification code|one-time|multi-factor|two-factor|2-step|second factor|authenticator app|\bMFA\b|\bOTP\b/i;
+const LOCKED_TEXT = /\b(locked|disabled|suspended|deactivated)\b/i;
+const ERROR_TEXT = /[^.!?]*\b(incorrect|invalid|wrong|failed|denied|locked|disabled)\b[^.!?]*[.!?]?/i;
+
+export class FormLogin implements SamlLogin {
+  constructor(
+    private readonly ctx: LoginContext,
+    private readonly auth: FormAuth,
+  ) {}
+
+  async login(): Promise<string> {
+    const { profile, cfg, idpUrl } = this.ctx;
+    const session = new IdpSession({
+      profile,
+      idpUrl,
+      timeout: cfg.timeout,
+      maxResponseBytes: cfg.maxResponseBytes,
+    });
+    let page = await session.request(idpUrl);
+    let password: string | undefined;
+    for (let step = 0; step < MAX_PAGES; step++) {
+      expectSuccess(page, profile, password ? 'form login' : 'IdP-initiated sign-on');
+      const forms = parseForms(page.body, page.url);
+      const saml = samlResponseOf(forms);
+      if (saml) return saml;
+      const loginForm = forms.find((f) => this.passwordInput(f) !== undefined);
+      this.refuseKnownDeadEnds(page, forms, loginForm, password);
+      if (!loginForm) break;
+      password ??= await secretFor(this.auth.password, profile);
+      page = await session.request(loginForm.action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: this.fill(loginForm, password).toString(),
+      });
+    }
+    throw new SourceError(
+      'SAML_NO_RESPONSE',
+      `form login at ${idpUrl.origin} ended on ${page.url.origin}${page.url.pathname} without a SAMLResponse or a login form (page says: "${quote(page, password)}"); check source.idpUrl and that the user may sign in to the AWS relying party`,
+      { profile },
+    );
+  }
+
+  /** MFA prompt, locked account, or the login form again after we submitted it. */
+  private refuseKnownDeadEnds(
+    page: HttpAnswer,
+    forms: HtmlForm[],
+    loginForm: HtmlForm | undefined,
+    password: string | undefined,
+  ): void {
+    const { profile } = this.ctx;
+    const text = visibleText(page.body);
+    const user = this.auth.username;
+    const asksSecondFactor =
+      !loginForm &&
+      (forms.some((f) => f.inputs.some((i) => i.type !== 'hidden' && MFA_FIELD.test(i.name))) ||
+        MFA_TEXT.test(text));
+    if (asksSecondFactor) {
+      throw new SourceError(
+        'SAML_MFA_REQUIRED',
+        `the IdP asks "${user}" for a second factor (MFA), which an unattended login cannot give; exempt this service account from MFA for the AWS relying party (ADFS access control policy, Keycloak authentication flow), or use auth.method kerberos or ecp`,
+        { profile },
+      );
+    }
+    if (password !== undefined && LOCKED_TEXT.test(text)) {
+      throw new SourceError(
+        'SAML_ACCOUNT_LOCKED',
+        `the IdP says the account "${user}" is locked or disabled (page says: "${quote(page, password)}"); unlock it at the directory, and check that no other client is retrying an old password`,
+        { profile },
+      );
+    }
+    if (password !== undefined && loginForm) {
+      throw new SourceError(
+        'SAML_LOGIN_REJECTED',
+        `the IdP showed its login form again after the password for "${user}" was submitted (page says: "${quote(page, password)}"); check auth.username and the password secret`,
+        { profile },
+      );
+    }
+  }
+
+  private passwordInput(form: HtmlForm) {
+    return form.inputs.find((i) =>
+      this.auth.passwordField ? i.name === this.auth.passwordField : i.type === 'password',
+    );
+  }
+
+  private fill(form: HtmlForm, password: string): URLSearchParams {
+    const passwordName = this.passwordInput(form)!.name;
+    const usernameName =
+      this.auth.usernameField ??
+      form.inputs.find((i) => ['text', 'email'].includes(i.type) && i.name !== passwordName)?.name;
+    const body = new URLSearchParams();
+    for (const input of form.inputs) {
+      // Unchecked boxes are not sent by browsers; submit buttons only when clicked.
+      if (['checkbox', 'radio', 'submit', 'button', 'image', 'reset'].includes(input.type)) continue;
+      if (input.name === passwordName || input.name === usernameName) continue;
+      body.append(input.name, input.value);
+    }
+    if (usernameName) body.set(usernameName, this.auth.username);
+    body.set(passwordName, password);
+    return body;
+  }
+}
+
+/** A sentence of the page worth quoting (an error line, else its start), never containing the password. */
+function quote(page: HttpAnswer, password: string | undefined): string {
+  const text = visibleText(page.body);
+  const line = (ERROR_TEXT.exec(text)?.[0] ?? text).trim().slice(0, 160);
+  return password ? line.replaceAll(password, '***') : line;
+}

@@ -1,0 +1,44 @@
+// What every SAML login method shares: it is handed the profile's settings and an HTTP session,
+// and returns the base64 SAMLResponse the IdP produced. One file per method; the source picks one.
+import type { SamlSourceConfig } from '../../config/schema.ts';
+import { readSecret } from '../../config/secrets.ts';
+import { BrokerError, SourceError } from '../../errors.ts';
+import { parseForms, samlResponseOf } from './html.ts';
+import type { HttpAnswer } from './http.ts';
+
+export interface LoginContext {
+  profile: string;
+  cfg: SamlSourceConfig;
+  idpUrl: URL;
+}
+
+export interface SamlLogin {
+  /** Logs in afresh and returns the base64 SAMLResponse. */
+  login(): Promise<string>;
+}
+
+/** A secret reference resolved for this login; a SecretError keeps its code but names the profile. */
+export async function secretFor(ref: string, profile: string): Promise<string> {
+  try {
+    return await readSecret(ref);
+  } catch (err) {
+    if (err instanceof BrokerError) throw new SourceError(err.code, err.message, { profile, cause: err });
+    throw err;
+  }
+}
+
+/** The SAMLResponse of the IdP's auto-post form, or a SAML_NO_RESPONSE error saying where it stopped. */
+export function samlResponseFrom(answer: HttpAnswer, profile: string, hint: string): string {
+  const value = samlResponseOf(parseForms(answer.body, answer.url));
+  if (value) return value;
+  throw new SourceError(
+    'SAML_NO_RESPONSE',
+    `the IdP's answer at ${answer.url.origin}${answer.url.pathname} (HTTP ${answer.status}) carries no SAMLResponse form; ${hint}`,
+    { profile },
+  );
+}
+
+/** `Basic` credentials, for the HTTP Basic and ECP logins. */
+export function basicAuthorization(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}

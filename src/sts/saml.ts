@@ -1,0 +1,80 @@
+// STS AssumeRoleWithSAML: the exchange of a `saml` source. The role + provider pair comes from the
+// assertion's Role attribute (the one naming role.arn), and DurationSeconds never asks for more
+// than the assertion's SessionDuration allows.
+import { AssumeRoleWithSAMLCommand } from '@aws-sdk/client-sts';
+import { StsError } from '../errors.ts';
+import { chooseRolePair } from '../sources/saml/roles.ts';
+import type { SamlProof } from '../sources/types.ts';
+import type { AwsCredentials } from './credentials.ts';
+import { type ExchangeRequest, mapStsError, newStsClient, serverDateOf, toCredentials } from './exchange.ts';
+
+/** STS's lower bound for DurationSeconds. */
+const MIN_DURATION_SECONDS = 900;
+
+/** role.durationSeconds, capped by the assertion's SessionDuration (never below STS's minimum). */
+export function samlDurationSeconds(requested: number, sessionDuration: number | undefined): number {
+  if (sessionDuration === undefined) return requested;
+  return Math.max(MIN_DURATION_SECONDS, Math.min(requested, sessionDuration));
+}
+
+export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof): Promise<AwsCredentials> {
+  const { role, profile } = req;
+  const pair = chooseRolePair(proof, role.arn, profile);
+  const durationSeconds = samlDurationSeconds(role.durationSeconds, proof.sessionDuration);
+  const now = req.now ?? Date.now;
+  const startedAt = now();
+  const client = newStsClient(req.sts);
+  try {
+    const out = await client.send(
+      new AssumeRoleWithSAMLCommand({
+        RoleArn: pair.roleArn,
+        PrincipalArn: pair.principalArn,
+        SAMLAssertion: proof.assertion,
+        DurationSeconds: durationSeconds,
+        Policy: role.policy,
+        PolicyArns: role.policyArns?.map((arn) => ({ arn })),
+      }),
+    );
+    return toCredentials(
+      out.Credentials,
+      out.AssumedRoleUser?.Arn,
+      { ...role, durationSeconds },
+      startedAt,
+      profile,
+      serverDateOf(out),
+      now(),
+    );
+  } catch (err) {
+    throw err instanceof StsError
+      ? err
+      : samlStsError(mapStsError(err, profile, role.arn), pair.principalArn);
+  }
+}
+
+/** The general STS mapping, with the SAML-side fix where the OIDC one would mislead. */
+function samlStsError(err: StsError, principalArn: string): StsError {
+  const opts = { profile: err.profile, awsCode: err.awsCode, retryable: err.retryable, cause: err.cause };
+  const why = err.message.replace(/^profile "[^"]*": /, '').replace(/;.*$/, '');
+  if (err.code === 'STS_TOKEN_REJECTED') {
+    return new StsError(
+      'STS_SAML_REJECTED',
+      `${why.replace('identity token', 'SAML assertion')}; check that the IAM SAML provider ${principalArn} has the IdP's current metadata (signing certificate), and that the assertion's Audience is https://signin.aws.amazon.com/saml`,
+      opts,
+    );
+  }
+  if (err.code === 'STS_ACCESS_DENIED') {
+    return new StsError(
+      'STS_ACCESS_DENIED',
+      `${why}; check the role's trust policy: Principal {"Federated": "${principalArn}"}, Action sts:AssumeRoleWithSAML, Condition SAML:aud = https://signin.aws.amazon.com/saml`,
+      opts,
+    );
+  }
+  if (err.code === 'STS_TOKEN_EXPIRED') {
+    return new StsError(
+      err.code,
+      `STS says the SAML assertion is expired (${err.awsCode}); check the clocks of the IdP and of this host`,
+      opts,
+    );
+  }
+  return err;
+}
