@@ -1,0 +1,175 @@
+// `x509` source: a client certificate and its private key, used by src/sts/roles-anywhere.ts to
+// sign IAM Roles Anywhere CreateSession. Certificate, chain and key are re-read on every exchange,
+// so a renewal on disk (certbot, step-ca, cert-manager) is picked up without a restart. The
+// certificate lifecycle is this mechanism's weak spot, so nearing expiry is logged and measured.
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { X509SourceConfig } from '../config/schema.ts';
+import { readSecret } from '../config/secrets.ts';
+import { BrokerError, SourceError } from '../errors.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { readPkcs12 } from './pkcs12.ts';
+import type { Source, X509Proof } from './types.ts';
+import {
+  commonName,
+  decimalSerial,
+  keyMatches,
+  MaterialError,
+  parsePrivateKey,
+  readCertificates,
+  signingAlgorithm,
+  subjectLine,
+  validity,
+} from './x509-material.ts';
+
+interface Material {
+  leaf: X509Certificate;
+  chain: X509Certificate[];
+  privateKey: KeyObject;
+}
+
+export class X509Source implements Source {
+  readonly type = 'x509';
+  readonly describe: string;
+
+  constructor(
+    private readonly profile: string,
+    private readonly cfg: X509SourceConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.describe = (cfg.pkcs12File ?? cfg.certificateFile)!;
+  }
+
+  async getProof(): Promise<X509Proof> {
+    try {
+      return await this.load();
+    } catch (err) {
+      if (err instanceof MaterialError || err instanceof BrokerError) {
+        throw new SourceError(err.code, err.message, {
+          profile: this.profile,
+          retryable: err.retryable,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async load(): Promise<X509Proof> {
+    const { cfg } = this;
+    const { leaf, chain, privateKey } = cfg.pkcs12File
+      ? await this.loadPkcs12(cfg.pkcs12File)
+      : await this.loadPem();
+    const { notAfter } = this.checkValidity(leaf);
+    return {
+      kind: 'x509',
+      certificate: leaf.raw,
+      chain: chain.map((c) => c.raw),
+      privateKey,
+      algorithm: signingAlgorithm(privateKey, this.describe),
+      serialNumber: decimalSerial(leaf),
+      subject: commonName(leaf),
+      notAfter,
+      rolesAnywhere: {
+        trustAnchorArn: cfg.trustAnchorArn,
+        profileArn: cfg.profileArn,
+        region: cfg.region,
+        endpoint: cfg.endpoint,
+        useFipsEndpoint: cfg.useFipsEndpoint,
+        sendSessionName: cfg.sendSessionName,
+        timeout: cfg.timeout,
+      },
+    };
+  }
+
+  private async loadPem(): Promise<Material> {
+    const { cfg } = this;
+    // The schema guarantees both are set when pkcs12File is not.
+    const [certificateFile, keyRef] = [cfg.certificateFile!, cfg.privateKey!];
+    const [leaf, ...bundled] = await readCertificates(certificateFile, 'source.certificateFile');
+    const chain = cfg.chainFile ? await readCertificates(cfg.chainFile, 'source.chainFile') : bundled;
+    const passphrase = cfg.passphrase ? await readSecret(cfg.passphrase) : undefined;
+    const privateKey = parsePrivateKey(await readSecret(keyRef), passphrase, keyRef);
+    if (!keyMatches(leaf!, privateKey)) {
+      // Typical mid-renewal state: the new certificate is on disk, the old key still is (or the reverse).
+      throw new MaterialError(
+        'X509_KEY_MISMATCH',
+        `the private key ${keyRef} does not belong to the certificate in ${certificateFile} (${subjectLine(leaf!)}); renew both together, or fix the paths`,
+        true,
+      );
+    }
+    return { leaf: leaf!, chain, privateKey };
+  }
+
+  private async loadPkcs12(file: string): Promise<Material> {
+    let der: Buffer;
+    try {
+      der = await readFile(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new MaterialError(
+        'X509_CERT_UNREADABLE',
+        `source.pkcs12File ${file}: cannot read it (${code})`,
+        true,
+        {
+          cause: err,
+        },
+      );
+    }
+    const passphrase = this.cfg.passphrase ? await readSecret(this.cfg.passphrase) : '';
+    const { certificates, key } = readPkcs12(der, passphrase, file);
+    const [leaf, ...bundled] = certificates;
+    const chain = this.cfg.chainFile
+      ? await readCertificates(this.cfg.chainFile, 'source.chainFile')
+      : bundled;
+    return { leaf: leaf!, chain, privateKey: key };
+  }
+
+  private checkValidity(cert: X509Certificate): { notAfter: Date } {
+    const now = this.now();
+    const { notBefore, notAfter } = validity(cert);
+    if (notAfter.getTime() <= now) {
+      throw new MaterialError(
+        'X509_CERT_EXPIRED',
+        `the certificate in ${this.describe} (${subjectLine(cert)}) expired at ${notAfter.toISOString()}; renew it (it is re-read on every attempt, no restart needed)`,
+        true,
+      );
+    }
+    if (notBefore.getTime() > now) {
+      throw new MaterialError(
+        'X509_CERT_NOT_YET_VALID',
+        `the certificate in ${this.describe} is valid only from ${notBefore.toISOString()}; check this host's clock`,
+        true,
+      );
+    }
+    return { notAfter };
+  }
+}
+
+/**
+ * After each successful load: the seconds-to-expiry gauge, and a warning while the certificate
+ * is within `certExpiryWarning` of expiry (logged on every exchange, so it cannot be missed).
+ */
+export function noteCertificate(
+  profile: string,
+  proof: X509Proof,
+  cfg: X509SourceConfig,
+  deps: { logger: Logger; metrics: Metrics },
+  now = Date.now(),
+): void {
+  const left = proof.notAfter.getTime() - now;
+  deps.metrics.certificateExpirySeconds.set({ profile }, Math.round(left / 1000));
+  if (left < cfg.certExpiryWarning) {
+    deps.logger.warn(
+      {
+        profile,
+        certificate: cfg.pkcs12File ?? cfg.certificateFile,
+        subject: proof.subject,
+        notAfter: proof.notAfter.toISOString(),
+        daysLeft: Math.floor(left / 86_400_000),
+      },
+      `the client certificate expires in ${Math.max(0, Math.floor(left / 3_600_000))} h: renew it before ${proof.notAfter.toISOString()}`,
+    );
+  }
+}

@@ -1,0 +1,105 @@
+// STS AssumeRole: the exchange of an `aws` source, and every hop of a profile's `chain:`.
+// Each hop signs with the previous hop's credentials. AWS caps a session obtained with role
+// credentials ("role chaining") at one hour, so chained durations are capped here rather than
+// letting STS refuse the request; the broker warns about the cap once, at startup.
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import type { RoleConfig } from '../config/schema.ts';
+import { StsError } from '../errors.ts';
+import type { AwsCredentials } from './credentials.ts';
+import {
+  type ExchangeRequest,
+  mapStsError,
+  newStsClient,
+  renderSessionName,
+  serverDateOf,
+  toCredentials,
+} from './exchange.ts';
+
+/** AWS's limit for sessions obtained by role chaining. */
+export const CHAINED_SESSION_MAX_SECONDS = 3600;
+
+export interface SigningKeys {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string | undefined;
+}
+
+/** Warnings for chain entries asking more than the chained-session cap (logged at startup). */
+export function chainWarnings(chain: RoleConfig[] | undefined): string[] {
+  return (chain ?? []).flatMap((role, i) =>
+    role.durationSeconds > CHAINED_SESSION_MAX_SECONDS
+      ? [
+          `chain[${i}] (${role.arn}) asks durationSeconds ${role.durationSeconds}, but AWS limits chained role sessions to ${CHAINED_SESSION_MAX_SECONDS}: ${CHAINED_SESSION_MAX_SECONDS} is used`,
+        ]
+      : [],
+  );
+}
+
+/** Assumes each chain role in turn, starting from the first exchange's credentials. */
+export async function assumeChain(
+  first: AwsCredentials,
+  req: ExchangeRequest,
+  sub: string | undefined,
+): Promise<AwsCredentials> {
+  let current = first;
+  for (const [i, role] of (req.chain ?? []).entries()) {
+    current = await assumeRole(current, role, req, {
+      sub,
+      durationSeconds: Math.min(role.durationSeconds, CHAINED_SESSION_MAX_SECONDS),
+      label: `chain[${i}] role ${role.arn}`,
+    });
+  }
+  return current;
+}
+
+/** One AssumeRole call signed with `keys`. */
+export async function assumeRole(
+  keys: SigningKeys,
+  role: RoleConfig,
+  req: ExchangeRequest,
+  opts: { sub: string | undefined; durationSeconds: number; label: string },
+): Promise<AwsCredentials> {
+  const { profile } = req;
+  const now = req.now ?? Date.now;
+  const vars = { profile, sub: opts.sub };
+  const client = newStsClient(req.sts, {
+    accessKeyId: keys.accessKeyId,
+    secretAccessKey: keys.secretAccessKey,
+    sessionToken: keys.sessionToken,
+  });
+  const startedAt = now();
+  try {
+    const out = await client.send(
+      new AssumeRoleCommand({
+        RoleArn: role.arn,
+        RoleSessionName: renderSessionName(role.sessionName, vars),
+        DurationSeconds: opts.durationSeconds,
+        ExternalId: role.externalId,
+        Policy: role.policy,
+        PolicyArns: role.policyArns?.map((arn) => ({ arn })),
+        Tags: role.tags?.map((t) => ({ Key: t.key, Value: t.value })),
+        TransitiveTagKeys: role.transitiveTagKeys,
+        SourceIdentity: role.sourceIdentity ? renderSessionName(role.sourceIdentity, vars) : undefined,
+      }),
+    );
+    return toCredentials(
+      out.Credentials,
+      out.AssumedRoleUser?.Arn,
+      { ...role, durationSeconds: opts.durationSeconds },
+      startedAt,
+      profile,
+      serverDateOf(out),
+      now(),
+    );
+  } catch (err) {
+    if (err instanceof StsError) throw err;
+    throw mapStsError(
+      err,
+      profile,
+      opts.label,
+      `check ${role.arn}'s trust policy: its Principal must name the calling identity (the previous role, or the source's user/role)${role.externalId ? ' and its sts:ExternalId condition must equal the configured externalId' : ', and add externalId if it requires sts:ExternalId'}; for tags and sourceIdentity it must also allow sts:TagSession / sts:SetSourceIdentity`,
+    );
+  } finally {
+    client.destroy();
+  }
+}

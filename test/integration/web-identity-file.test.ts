@@ -1,0 +1,138 @@
+// The web-identity-file source end to end: a JWT issued by the real OpenID Provider is written
+// to a file (as the kubelet writes a projected service-account token), the broker exchanges it
+// at the STS emulator (which verifies it against the issuer's JWKS), and the AWS SDK uses the
+// result. The file is re-read on every exchange; broken, expired or wrong-audience tokens are
+// refused with a code before STS is asked.
+import assert from 'node:assert/strict';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateKeyPair, SignJWT } from 'jose';
+import type { BrokerError } from '../../src/errors.ts';
+import { consumeWithSdk } from '../helpers/sdk-consume.ts';
+import { ACCOUNT, CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+
+let world: World;
+let tokenFile: string;
+
+before(async () => {
+  world = await startWorld();
+  tokenFile = path.join(world.dir, 'sa-token');
+});
+after(() => world.close());
+
+/** A JWT access token from the OP (client_credentials), like a cluster's service-account token. */
+async function issueToken(clientId = 'secret-client'): Promise<string> {
+  const res = await fetch(world.op.tokenEndpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: world.op.resource }),
+  });
+  const json = (await res.json()) as { access_token?: string };
+  assert.ok(json.access_token, `no token: ${JSON.stringify(json)}`);
+  return json.access_token;
+}
+
+/** Replaces the token file atomically, as the kubelet does (write aside, then rename). */
+async function rotate(content: string): Promise<void> {
+  await writeFile(`${tokenFile}.tmp`, content);
+  await rename(`${tokenFile}.tmp`, tokenFile);
+}
+
+function profile(source: object = {}, role: object = {}) {
+  return {
+    source: { type: 'web-identity-file', tokenFile, ...source },
+    role: { arn: ROLE_ARN, sessionName: 'pod-{sub}', ...role },
+  };
+}
+
+async function failureOf(p: object): Promise<BrokerError> {
+  const { broker } = await world.broker(world.config({ app: p }));
+  try {
+    await broker.fetchOnce('app');
+  } catch (err) {
+    return err as BrokerError;
+  }
+  return assert.fail('the exchange should have failed');
+}
+
+describe('web-identity-file source → AssumeRoleWithWebIdentity', () => {
+  it('the AWS SDK gets credentials for the token in the file; the session is named after its sub', async () => {
+    await rotate(await issueToken());
+    const { broker, app } = await world.broker(world.config({ pod: profile() }));
+    await broker.start();
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const out = await consumeWithSdk(world, base, 'pod');
+    assert.equal(out.stderr.trim(), '');
+    assert.equal(out.json?.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/pod-secret-client`);
+  });
+
+  it('rotation: every exchange reads the file again (garbage, expired, then a fresh token)', async () => {
+    await rotate(await issueToken());
+    const { broker } = await world.broker(world.config({ app: profile() }));
+    const calls = () => world.sts.calls('AssumeRoleWithWebIdentity');
+    const first = await broker.fetchOnce('app');
+    const afterFirst = calls();
+
+    await rotate('not a jwt');
+    await assert.rejects(broker.fetchOnce('app'), { code: 'WEB_IDENTITY_TOKEN_INVALID' });
+
+    const { privateKey } = await generateKeyPair('ES256');
+    const expired = await new SignJWT({ sub: 'system:serviceaccount:ns:app' })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer(world.op.issuer)
+      .setAudience('sts.amazonaws.com')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(privateKey);
+    await rotate(expired);
+    await assert.rejects(broker.fetchOnce('app'), (err: BrokerError) => {
+      assert.equal(err.code, 'WEB_IDENTITY_TOKEN_EXPIRED');
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /profile "app": token file .* expired at .*stopped rotating it/);
+      return true;
+    });
+    assert.equal(calls(), afterFirst, 'broken tokens must not reach STS');
+
+    await rotate(`${await issueToken()}\n`); // a trailing newline, as some writers leave
+    const second = await broker.fetchOnce('app');
+    assert.equal(calls(), afterFirst + 1);
+    assert.notEqual(second.accessKeyId, first.accessKeyId);
+  });
+
+  it('expectedAudience: a token for another audience is refused before STS, saying how to fix it', async () => {
+    await rotate(await issueToken('other-aud-client'));
+    const calls = world.sts.calls('AssumeRoleWithWebIdentity');
+    const err = await failureOf(profile({ expectedAudience: 'sts.amazonaws.com' }));
+    assert.equal(err.code, 'WEB_IDENTITY_AUDIENCE_MISMATCH');
+    assert.match(err.message, /audience "not-sts", not "sts.amazonaws.com"/);
+    assert.equal(world.sts.calls('AssumeRoleWithWebIdentity'), calls);
+  });
+
+  it('without expectedAudience, STS itself rejects the wrong audience: STS_TOKEN_REJECTED', async () => {
+    await rotate(await issueToken('other-aud-client'));
+    const err = await failureOf(profile());
+    assert.equal(err.code, 'STS_TOKEN_REJECTED');
+  });
+
+  it('a missing token file: WEB_IDENTITY_TOKEN_UNREADABLE, asking whether the volume is mounted', async () => {
+    await rm(tokenFile, { force: true });
+    const err = await failureOf(profile());
+    assert.equal(err.code, 'WEB_IDENTITY_TOKEN_UNREADABLE');
+    assert.match(err.message, /no such file; is the projected token volume mounted/);
+  });
+
+  it('a relative tokenFile in a config file is resolved against the config file’s folder', async () => {
+    const { parseConfig } = await import('../../src/config/load.ts');
+    const config = parseConfig(
+      `profiles:\n  k8s:\n    source: { type: web-identity-file, tokenFile: tokens/sa }\n    role: { arn: ${ROLE_ARN} }\n`,
+      '/etc/credential-broker/config.yaml',
+    );
+    const source = config.profiles.k8s!.source;
+    assert.ok(source.type === 'web-identity-file');
+    assert.equal(source.tokenFile, '/etc/credential-broker/tokens/sa');
+  });
+});
