@@ -3,6 +3,8 @@
 // the SigV4 signature made with the credentials the broker served.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +27,10 @@ before(async () => {
     world.config({
       default: world.oidcProfile(),
       reports: world.oidcProfile({ role: { sessionName: 'reports' } }),
+      payments: world.oidcProfile({
+        role: { sessionName: 'payments' },
+        tokenFile: path.join(world.dir, 'payments.token'),
+      }),
     }),
   ));
   await broker.start();
@@ -85,5 +91,38 @@ describe('AWS SDK for JavaScript v3 as the consumer', () => {
     });
     assert.equal(out.json, undefined);
     assert.match(out.stderr, /401|TOKEN_INVALID|Authorization/);
+  });
+
+  it('fromHttp + a profile’s own TOKEN_FILE; a rotated token is honoured, the old one refused', async () => {
+    const file = path.join(world.dir, 'payments.token');
+    const env = {
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: `${base}/v1/credentials/payments`,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: file,
+    };
+    const first = await consume('from-http', env);
+    assert.match(first.json.arn, /assumed-role\/app\/payments$/);
+    const old = await readFile(file, 'utf8');
+    // rotation as an operator does it: a new file renamed over the old one, no restart
+    await writeFile(`${file}.new`, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    await rename(`${file}.new`, file);
+    await new Promise((r) => setTimeout(r, 1100)); // the broker re-reads token files at most once a second
+    const second = await consume('from-http', env);
+    assert.match(second.json.arn, /assumed-role\/app\/payments$/, second.stderr);
+    const stale = await fetch(`${base}/v1/credentials/payments`, { headers: { authorization: old } });
+    assert.equal(stale.status, 401);
+  });
+
+  it('another profile’s token (403) and no token (401) fail the app with the broker’s code', async () => {
+    const [otherProfile, missing] = await Promise.all([
+      consume('from-http', {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `${base}/v1/credentials/payments`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: path.join(world.dir, 'token'),
+      }),
+      consume('from-http', { AWS_CONTAINER_CREDENTIALS_FULL_URI: `${base}/v1/credentials/reports` }),
+    ]);
+    assert.equal(otherProfile.json, undefined);
+    assert.match(otherProfile.stderr, /TOKEN_NOT_FOR_PROFILE|403/);
+    assert.equal(missing.json, undefined);
+    assert.match(missing.stderr, /TOKEN_MISSING|401/);
   });
 });

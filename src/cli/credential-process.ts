@@ -1,0 +1,122 @@
+// `credential-broker credential-process --profile P`: for `credential_process` in ~/.aws/config.
+// Fetches from the RUNNING broker (never from the IdP or STS itself, so every app shares the
+// broker's cache) and prints the Version 1 JSON. stdout carries that JSON only; any failure is one
+// line on stderr and a non-zero exit, which the SDKs show to the user (contract §7).
+import { readFile } from 'node:fs/promises';
+import { loadConfigFile } from '../config/load.ts';
+import { describeError, EXIT } from '../errors.ts';
+import { networkErrorOf } from '../net.ts';
+import { type Endpoint, endpointFor } from './endpoint.ts';
+import type { Io } from './io.ts';
+
+/** SDKs wait for the process without a timeout of their own: bound the whole run. */
+const ATTEMPT_TIMEOUT_MS = 3000;
+const ATTEMPTS = 3;
+/** Waits longer than this (a broker still starting, in an outage) are not worth blocking an app. */
+const MAX_WAIT_MS = 2000;
+
+class FetchFailure extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export async function credentialProcessCommand(
+  opts: {
+    configPath: string;
+    profile: string | undefined;
+    url: string | undefined;
+    tokenFile: string | undefined;
+  },
+  io: Io,
+): Promise<number> {
+  if (!opts.profile && !opts.url) {
+    io.stderr('credential-broker credential-process: pass --profile NAME (or --url URL --token-file FILE)\n');
+    return EXIT.USAGE;
+  }
+  let endpoint: Endpoint;
+  if (opts.url && opts.tokenFile) {
+    endpoint = { url: opts.url, tokenFile: opts.tokenFile };
+  } else {
+    const { config, file } = await loadConfigFile(opts.configPath);
+    const fromConfig = endpointFor(config, file, opts.profile ?? 'default');
+    endpoint = { url: opts.url ?? fromConfig.url, tokenFile: opts.tokenFile ?? fromConfig.tokenFile };
+  }
+  const who = opts.profile ? `profile "${opts.profile}"` : endpoint.url;
+  let token: string;
+  try {
+    // Verbatim, as the SDKs send AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE.
+    token = await readFile(endpoint.tokenFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    io.stderr(
+      `credential-broker credential-process: ${who}: cannot read the token file ${endpoint.tokenFile} (${code ?? describeError(err)}); this user needs read access to it\n`,
+    );
+    return EXIT.FAILURE;
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const body = await fetchOnce(endpoint.url, token);
+      io.stdout(`${JSON.stringify(body)}\n`);
+      return EXIT.OK;
+    } catch (err) {
+      const wait = err instanceof FetchFailure ? err.retryAfterMs : undefined;
+      if (attempt >= ATTEMPTS || wait === undefined || wait > MAX_WAIT_MS) {
+        io.stderr(`credential-broker credential-process: ${who}: ${describeError(err)}\n`);
+        return EXIT.FAILURE;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+async function fetchOnce(url: string, token: string): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { authorization: token, accept: 'application/json' },
+      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+    });
+  } catch (err) {
+    const why = networkErrorOf(err) ?? describeError(err);
+    // Refused: the broker may be restarting; anything else (TLS, DNS) will not fix itself.
+    throw new FetchFailure(
+      `cannot reach the broker at ${url} (${why}); is credential-broker serve running?`,
+      why === 'ECONNREFUSED' ? 500 : undefined,
+    );
+  }
+  const text = await res.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  if (res.status !== 200) {
+    const detail =
+      json && typeof json.code === 'string' ? `${json.code}: ${json.message}` : text.slice(0, 200);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    throw new FetchFailure(
+      `the broker answered ${res.status} (${detail})`,
+      res.status === 503 ? (Number.isFinite(retryAfter) ? retryAfter * 1000 : 1000) : undefined,
+    );
+  }
+  const fields = ['AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration'] as const;
+  if (!json || fields.some((f) => typeof json[f] !== 'string')) {
+    throw new FetchFailure(
+      `the broker at ${url} did not answer with credentials; is the URL right?`,
+      undefined,
+    );
+  }
+  return {
+    Version: 1,
+    AccessKeyId: json.AccessKeyId,
+    SecretAccessKey: json.SecretAccessKey,
+    SessionToken: json.Token,
+    Expiration: json.Expiration,
+    ...(typeof json.AccountId === 'string' ? { AccountId: json.AccountId } : {}),
+  };
+}

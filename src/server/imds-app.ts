@@ -1,0 +1,30 @@
+// The IMDSv2 listener: its own fastify app and port (off unless `imds:` is configured), with the
+// same limits and browser/rebinding guard as the credentials listener.
+import type { FastifyInstance } from 'fastify';
+import type { Broker } from '../broker.ts';
+import type { ImdsConfig } from '../config/schema.ts';
+import { parseListen } from '../net.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { baseApp } from './base.ts';
+import { guardPlugin } from './guard.ts';
+import { imdsRoutes } from './imds-routes.ts';
+
+export function buildImdsApp(opts: {
+  broker: Broker;
+  imds: ImdsConfig;
+  logger: Logger;
+  metrics: Metrics;
+}): FastifyInstance {
+  const { broker, imds, logger, metrics } = opts;
+  const app = baseApp({
+    logger,
+    metrics,
+    limits: broker.config.server.limits,
+    allow: imds.allow,
+    routesHint: 'credentials are at /latest/meta-data/iam/security-credentials/',
+  });
+  guardPlugin(app, { listenHost: parseListen(imds.listen).host });
+  imdsRoutes(app, { broker, imds, logger });
+  return app;
+}

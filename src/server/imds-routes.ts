@@ -1,0 +1,163 @@
+// IMDSv2, as much of it as the SDKs' instance-metadata credential providers use
+// (shared/reference/sdk-credential-contract.md §6): a session token from PUT /latest/api/token,
+// then the one role name and its credentials, on the legacy and the "extended" path.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Broker } from '../broker.ts';
+import type { ImdsConfig } from '../config/schema.ts';
+import { ConfigError, UnavailableError } from '../errors.ts';
+import { type AwsCredentials, formatExpiration } from '../sts/credentials.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { credentialsBody } from './credentials-routes.ts';
+import { sendError } from './errors.ts';
+import { ImdsTokenStore } from './imds-tokens.ts';
+
+/** botocore stretches IMDS credentials with <= 15 min + 2..10 min jitter left by 17–25 min, past
+ * their real expiry; so while the source is healthy IMDS serves more than 25 min. */
+export const IMDS_MIN_REMAINING_MS = 25 * 60_000;
+
+const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+/** EC2's bounds for the requested TTL. */
+const MAX_TTL_SECONDS = 21_600;
+
+const str = { type: 'string' } as const;
+/** Serialised by this schema: nothing beyond these fields can leave the route. */
+const IMDS_CREDENTIALS_SCHEMA = {
+  params: { type: 'object', properties: { name: { type: 'string', maxLength: 128 } }, required: ['name'] },
+  response: {
+    200: {
+      type: 'object',
+      required: ['Code', 'LastUpdated', 'Type', 'AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration'],
+      properties: {
+        Code: str,
+        LastUpdated: str,
+        Type: str,
+        AccessKeyId: str,
+        SecretAccessKey: str,
+        Token: str,
+        Expiration: str,
+        AccountId: str,
+        RoleArn: str,
+      },
+    },
+  },
+} as const;
+
+/** The name listed under security-credentials/: the role's name, as on EC2. */
+export function imdsRoleName(broker: Broker, imds: ImdsConfig): string {
+  if (!broker.has(imds.profile)) {
+    throw new ConfigError(
+      `imds.profile: no profile "${imds.profile}" under profiles: (configured: ${broker.profileNames().join(', ')})`,
+    );
+  }
+  return broker.describe(imds.profile).roleArn.split('/').pop() as string;
+}
+
+export function imdsRoutes(
+  app: FastifyInstance,
+  opts: { broker: Broker; imds: ImdsConfig; logger: Logger },
+): void {
+  const { broker, imds, logger } = opts;
+  const roleName = imdsRoleName(broker, imds);
+  const tokens = new ImdsTokenStore(imds.maxTokens);
+  const maxTtl = Math.min(MAX_TTL_SECONDS, Math.floor(imds.tokenTtlMax / 1000));
+  // LastUpdated: when these credentials were first handed out here (no SDK reads it).
+  const firstServed = new WeakMap<AwsCredentials, Date>();
+
+  app.addHook('onRequest', async (req, reply) => {
+    // As EC2: a token must not be obtainable through a proxy or a forwarding container runtime.
+    if (req.headers['x-forwarded-for'] !== undefined) {
+      return sendError(reply, 403, 'FORWARDED_REFUSED', 'IMDS requests must not carry X-Forwarded-For');
+    }
+  });
+
+  app.put('/latest/api/token', async (req, reply) => {
+    const raw = req.headers[TTL_HEADER];
+    const requested = typeof raw === 'string' && /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!(requested >= 1 && requested <= MAX_TTL_SECONDS)) {
+      return sendError(
+        reply,
+        400,
+        'BAD_TTL',
+        `send ${TTL_HEADER} with a number of seconds between 1 and ${MAX_TTL_SECONDS}`,
+      );
+    }
+    const ttl = Math.min(requested, maxTtl);
+    // Go's SDK refuses a token without this header (it caches the token for this long).
+    reply.header(TTL_HEADER, String(ttl));
+    return reply.type('text/plain').send(tokens.issue(ttl));
+  });
+
+  const authorized = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    const token = req.headers[TOKEN_HEADER];
+    if (tokens.valid(typeof token === 'string' ? token : undefined)) return true;
+    if (token === undefined && imds.allowV1) return true;
+    logger.warn(
+      { profile: imds.profile, remote: req.ip, outcome: 'IMDS_TOKEN_INVALID' },
+      'IMDS request refused',
+    );
+    sendError(
+      reply,
+      401,
+      'IMDS_TOKEN_INVALID',
+      `get a session token with PUT /latest/api/token and send it as ${TOKEN_HEADER}`,
+    );
+    return false;
+  };
+
+  for (const base of [
+    '/latest/meta-data/iam/security-credentials',
+    '/latest/meta-data/iam/security-credentials-extended',
+  ]) {
+    // Exactly the name, no newline: botocore takes the raw body as the role name.
+    app.get(`${base}/`, async (req, reply) => {
+      if (!authorized(req, reply)) return reply;
+      return reply.type('text/plain').send(roleName);
+    });
+    app.get<{ Params: { name: string } }>(
+      `${base}/:name`,
+      { schema: IMDS_CREDENTIALS_SCHEMA },
+      async (req, reply) => {
+        if (!authorized(req, reply)) return reply;
+        if (req.params.name !== roleName) {
+          return sendError(
+            reply,
+            404,
+            'NOT_FOUND',
+            `no role "${req.params.name}" here; the role is "${roleName}"`,
+          );
+        }
+        const remote = req.ip;
+        try {
+          const c = await broker.credentials(imds.profile, IMDS_MIN_REMAINING_MS);
+          if (!firstServed.has(c)) firstServed.set(c, new Date());
+          logger.info(
+            {
+              profile: imds.profile,
+              remote,
+              outcome: 'served',
+              via: 'imds',
+              accessKeyId: c.accessKeyId,
+              expiration: c.expiration.toISOString(),
+            },
+            'credentials served',
+          );
+          return {
+            Code: 'Success',
+            LastUpdated: formatExpiration(firstServed.get(c) as Date),
+            Type: 'AWS-HMAC',
+            ...credentialsBody(c),
+          };
+        } catch (err) {
+          if (!(err instanceof UnavailableError)) throw err;
+          logger.warn(
+            { profile: imds.profile, remote, outcome: err.code, via: 'imds' },
+            'credential request refused',
+          );
+          reply.header('Retry-After', String(err.retryAfterSeconds ?? 1));
+          return sendError(reply, 503, err.code, err.message);
+        }
+      },
+    );
+  }
+}

@@ -1,0 +1,43 @@
+// IMDSv2 session tokens: random, held in memory with their expiry, bounded in number. A client
+// whose token was dropped gets 401 and fetches a new one (JS and Go turn token fetching back on
+// after a 401: shared/reference/sdk-credential-contract.md §6).
+import { createHash, randomBytes } from 'node:crypto';
+
+export class ImdsTokenStore {
+  /** SHA-256 of the token → expiry (ms since epoch); Map order = issue order. Keyed by digest so
+   * that a lookup never compares attacker-chosen bytes with a live token. */
+  private readonly tokens = new Map<string, number>();
+
+  constructor(
+    private readonly maxTokens: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  issue(ttlSeconds: number): string {
+    const now = this.now();
+    for (const [token, expires] of this.tokens) if (expires <= now) this.tokens.delete(token);
+    // Beyond the bound, drop the token issued first (the client fetches another on 401).
+    while (this.tokens.size >= this.maxTokens) this.tokens.delete(this.tokens.keys().next().value as string);
+    const token = randomBytes(32).toString('base64url');
+    this.tokens.set(digest(token), now + ttlSeconds * 1000);
+    return token;
+  }
+
+  valid(token: string | undefined): boolean {
+    if (!token) return false;
+    const key = digest(token);
+    const expires = this.tokens.get(key);
+    if (expires === undefined) return false;
+    if (expires > this.now()) return true;
+    this.tokens.delete(key);
+    return false;
+  }
+
+  get size(): number {
+    return this.tokens.size;
+  }
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}

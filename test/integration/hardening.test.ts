@@ -1,0 +1,163 @@
+// Request hardening on a real listening server (and app.inject where no socket is needed):
+// header and URL size, slow clients, the concurrency bound, the source allow-list, the
+// failed-token rate limit and the audit line for each credential response.
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { startWorld, type World } from '../helpers/world.ts';
+
+let world: World;
+before(async () => {
+  world = await startWorld();
+});
+after(() => world.close());
+
+function server(extra: Record<string, unknown>): ConfigInput['server'] {
+  return { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'token'), ...extra };
+}
+
+/** Sends raw bytes; resolves with what came back and how long until the server closed. */
+function raw(port: number, data: string, opts: { end?: boolean } = {}) {
+  return new Promise<{ text: string; ms: number }>((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(data);
+      if (opts.end) socket.end();
+    });
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ text, ms: Date.now() - started }));
+  });
+}
+
+describe('listener limits', () => {
+  it('431 for headers beyond limits.maxHeaderBytes; 414 for a URL beyond maxUrlLength', async () => {
+    const { app } = await world.broker(
+      world.config(
+        { default: world.oidcProfile({ lazy: true }) },
+        { server: server({ limits: { maxHeaderBytes: 2048, maxUrlLength: 128 } }) },
+      ),
+    );
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const big = await raw(
+      port,
+      `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(3000)}\r\n\r\n`,
+    );
+    assert.match(big.text, /^HTTP\/1\.1 431 /);
+    const small = await raw(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    assert.match(small.text, /^HTTP\/1\.1 200 /, 'an ordinary request passes');
+    const long = await app.inject({ url: `/v1/credentials/default?pad=${'a'.repeat(200)}` });
+    assert.equal(long.statusCode, 414);
+    assert.equal(long.json().code, 'URL_TOO_LONG');
+  });
+
+  it('a client that never finishes its headers is cut off after limits.headersTimeout', async () => {
+    const { app } = await world.broker(
+      world.config(
+        { default: world.oidcProfile({ lazy: true }) },
+        { server: server({ limits: { headersTimeout: '1s', requestTimeout: '2s' } }) },
+      ),
+    );
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const slow = await raw(port, 'GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    assert.ok(slow.ms >= 900 && slow.ms < 3000, `closed after ${slow.ms} ms`);
+    assert.match(slow.text, /^HTTP\/1\.1 408 /);
+  });
+
+  it('beyond limits.maxConcurrent requests in progress: 503 TOO_BUSY + Retry-After', async () => {
+    const { app } = await world.broker(
+      world.config(
+        { default: world.oidcProfile({ lazy: true }) },
+        { server: server({ limits: { maxConcurrent: 2 } }) },
+      ),
+    );
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const headers = { authorization: await world.token() };
+    world.sts.faults.delayMs = 1500; // the lazy profile's first fetch holds the first two requests
+    try {
+      const first = [
+        fetch(`${base}/v1/credentials`, { headers }),
+        fetch(`${base}/v1/credentials`, { headers }),
+      ];
+      await new Promise((r) => setTimeout(r, 300));
+      const third = await fetch(`${base}/v1/credentials`, { headers });
+      assert.equal(third.status, 503);
+      assert.equal(third.headers.get('retry-after'), '1');
+      assert.equal(((await third.json()) as { code: string }).code, 'TOO_BUSY');
+      const statuses = (await Promise.all(first)).map((r) => r.status);
+      assert.deepEqual(statuses, [200, 200]);
+      const after = await fetch(`${base}/v1/credentials`, { headers });
+      assert.equal(after.status, 200, 'the slots are given back');
+    } finally {
+      world.sts.faults.delayMs = 0;
+    }
+  });
+});
+
+describe('who may ask', () => {
+  it('server.allow: addresses outside the list get 403 ADDRESS_REFUSED before anything else', async () => {
+    const { broker, app } = await world.broker(
+      world.config({ default: world.oidcProfile() }, { server: server({ allow: ['10.0.0.0/8', '::1'] }) }),
+    );
+    await broker.start();
+    const headers = { authorization: await world.token() };
+    const refused = await app.inject({ url: '/v1/credentials', headers, remoteAddress: '127.0.0.1' });
+    assert.equal(refused.statusCode, 403);
+    assert.equal(refused.json().code, 'ADDRESS_REFUSED');
+    assert.doesNotMatch(refused.body, /ASIA/);
+    const health = await app.inject({ url: '/healthz', remoteAddress: '192.168.0.1' });
+    assert.equal(health.statusCode, 403, 'the whole listener, health included');
+    const ok = await app.inject({ url: '/v1/credentials', headers, remoteAddress: '10.20.30.40' });
+    assert.equal(ok.statusCode, 200);
+  });
+
+  it('failed tokens: an SDK call with its retries is one mistake; beyond the budget 429, each attempt logged', async () => {
+    const { broker, app } = await world.broker(
+      world.config(
+        { default: world.oidcProfile() },
+        { server: server({ limits: { failedTokenMistakes: 1, failedTokenWindow: '10m' } }) },
+      ),
+    );
+    await broker.start();
+    const remoteAddress = '10.9.9.9';
+    const logsBefore = world.logs.length;
+    const attempt = (authorization: string, from = remoteAddress) =>
+      app.inject({ url: '/v1/credentials', headers: { authorization }, remoteAddress: from });
+    // the JS SDK's four tries of one call
+    for (let i = 0; i < 4; i++) assert.equal((await attempt('wrong')).statusCode, 401);
+    const limited = await attempt('wrong'); // a second mistake: over the budget of 1
+    assert.equal(limited.statusCode, 429);
+    assert.equal(limited.json().code, 'TOO_MANY_FAILED_TOKENS');
+    assert.ok(Number(limited.headers['retry-after']) > 500);
+    assert.equal((await attempt('wrong', '10.9.9.10')).statusCode, 401, 'another source is not limited');
+    const valid = await attempt(await world.token());
+    assert.equal(valid.statusCode, 200, 'a valid token is still served: all local apps share 127.0.0.1');
+
+    const lines = world.logs.slice(logsBefore).map((l) => JSON.parse(l));
+    const refusals = lines.filter(
+      (l) => l.msg === 'credential request refused' && l.remote === remoteAddress,
+    );
+    assert.equal(refusals.length, 5, 'one audit line per failed attempt');
+    assert.deepEqual(
+      refusals.map((l) => l.outcome),
+      ['invalid', 'invalid', 'invalid', 'invalid', 'RATE_LIMITED'],
+    );
+    const served = lines.filter((l) => l.msg === 'credentials served');
+    assert.equal(served.length, 1, 'one audit line for the served response');
+    assert.equal(served[0].profile, 'default');
+    assert.equal(served[0].remote, remoteAddress);
+    assert.match(served[0].accessKeyId, /^ASIA/);
+    const secret = valid.json().SecretAccessKey as string;
+    assert.ok(
+      !world.logs.some((l) => l.includes(secret) || l.includes('wrong')),
+      'no secret or token in any log',
+    );
+  });
+});

@@ -1,0 +1,133 @@
+// The IMDSv2 listener: the token dance and both credential paths through app.inject, then the
+// real consumer, the JS SDK's instance-metadata provider pointed at the listener with
+// AWS_EC2_METADATA_SERVICE_ENDPOINT, calling GetCallerIdentity with what it got.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { ImdsConfig } from '../../src/config/schema.ts';
+import { buildImdsApp } from '../../src/server/imds-app.ts';
+import { IMDS_MIN_REMAINING_MS } from '../../src/server/imds-routes.ts';
+import { consume } from '../helpers/consumer.ts';
+import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+
+let world: World;
+const imdsApps: FastifyInstance[] = [];
+before(async () => {
+  world = await startWorld();
+});
+after(async () => {
+  for (const a of imdsApps) await a.close();
+  await world.close();
+});
+
+const TTL = 'x-aws-ec2-metadata-token-ttl-seconds';
+const CREDS = '/latest/meta-data/iam/security-credentials/';
+const EXTENDED = '/latest/meta-data/iam/security-credentials-extended/';
+
+async function imdsWorld(imds: Record<string, unknown> = {}) {
+  const config = world.config(
+    { default: world.oidcProfile(), batch: world.oidcProfile() },
+    { imds: { listen: '127.0.0.1:0', profile: 'batch', ...imds } as ImdsConfig },
+  );
+  const { broker, logger, metrics } = await world.broker(config);
+  await broker.start();
+  const app = buildImdsApp({ broker, imds: config.imds as ImdsConfig, logger, metrics });
+  imdsApps.push(app);
+  return { app, broker };
+}
+
+async function sessionToken(app: FastifyInstance, ttl = '21600'): Promise<string> {
+  const res = await app.inject({ method: 'PUT', url: '/latest/api/token', headers: { [TTL]: ttl } });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.body;
+}
+
+describe('IMDSv2 listener', () => {
+  it('PUT /latest/api/token: echoes the TTL (capped at imds.tokenTtlMax), 400 without one', async () => {
+    const { app } = await imdsWorld({ tokenTtlMax: '1h' });
+    const res = await app.inject({ method: 'PUT', url: '/latest/api/token', headers: { [TTL]: '21600' } });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers[TTL], '3600');
+    assert.match(res.body, /^[A-Za-z0-9_-]{43}$/);
+    const shorter = await app.inject({ method: 'PUT', url: '/latest/api/token', headers: { [TTL]: '300' } });
+    assert.equal(shorter.headers[TTL], '300');
+    for (const ttl of [undefined, '0', '21601', 'abc', '-5']) {
+      const bad = await app.inject({
+        method: 'PUT',
+        url: '/latest/api/token',
+        headers: ttl === undefined ? {} : { [TTL]: ttl },
+      });
+      assert.equal(bad.statusCode, 400, `ttl ${ttl}`);
+    }
+    const forwarded = await app.inject({
+      method: 'PUT',
+      url: '/latest/api/token',
+      headers: { [TTL]: '60', 'x-forwarded-for': '10.0.0.1' },
+    });
+    assert.equal(forwarded.statusCode, 403);
+    assert.equal(forwarded.json().code, 'FORWARDED_REFUSED');
+  });
+
+  it('lists exactly the one role name (no newline) and serves it on both paths, with a token only', async () => {
+    const { app } = await imdsWorld();
+    for (const headers of [{}, { 'x-aws-ec2-metadata-token': 'forged' }]) {
+      const refused = await app.inject({ url: CREDS, headers });
+      assert.equal(refused.statusCode, 401);
+      const creds = await app.inject({ url: `${CREDS}app`, headers });
+      assert.equal(creds.statusCode, 401);
+      assert.doesNotMatch(creds.body, /ASIA/);
+    }
+    const headers = { 'x-aws-ec2-metadata-token': await sessionToken(app) };
+    const list = await app.inject({ url: CREDS, headers });
+    assert.equal(list.statusCode, 200);
+    assert.equal(list.body, 'app', 'the role name of profile "batch", exactly');
+    assert.match(list.headers['content-type'] as string, /^text\/plain/);
+    assert.equal((await app.inject({ url: EXTENDED, headers })).body, 'app');
+
+    const legacy = (await app.inject({ url: `${CREDS}app`, headers })).json();
+    assert.equal(legacy.Code, 'Success');
+    assert.equal(legacy.Type, 'AWS-HMAC');
+    assert.match(legacy.LastUpdated, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    assert.match(legacy.Expiration, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    assert.match(legacy.AccessKeyId, /^ASIA/);
+    assert.equal(legacy.AccountId, ACCOUNT);
+    assert.ok(typeof legacy.SecretAccessKey === 'string' && typeof legacy.Token === 'string');
+    assert.ok(new Date(legacy.Expiration).getTime() - Date.now() > IMDS_MIN_REMAINING_MS);
+    assert.ok(world.sts.session(legacy.AccessKeyId), 'STS issued what IMDS served');
+    const extended = (await app.inject({ url: `${EXTENDED}app`, headers })).json();
+    assert.deepEqual(extended, legacy, 'the same JSON on the extended path');
+
+    const other = await app.inject({ url: `${CREDS}someone-else`, headers });
+    assert.equal(other.statusCode, 404);
+    const browser = await app.inject({ url: CREDS, headers: { ...headers, origin: 'https://evil.example' } });
+    assert.equal(browser.statusCode, 403);
+  });
+
+  it('a session token stops working after its TTL', async () => {
+    const { app } = await imdsWorld();
+    const token = await sessionToken(app, '1');
+    const headers = { 'x-aws-ec2-metadata-token': token };
+    assert.equal((await app.inject({ url: CREDS, headers })).statusCode, 200);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await app.inject({ url: CREDS, headers })).statusCode, 401);
+  });
+
+  it('IMDSv1 (no token) only when imds.allowV1 is set', async () => {
+    const { app } = await imdsWorld({ allowV1: true });
+    const list = await app.inject({ url: CREDS });
+    assert.equal(list.statusCode, 200);
+    assert.equal(list.body, 'app');
+    const forged = await app.inject({ url: CREDS, headers: { 'x-aws-ec2-metadata-token': 'forged' } });
+    assert.equal(forged.statusCode, 401, 'a token, when sent, must still be valid');
+  });
+
+  it('the JS SDK instance-metadata provider gets working credentials from the listener', async () => {
+    const { app } = await imdsWorld();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const before = world.sts.calls('GetCallerIdentity');
+    const out = await consume(world, 'instance-meta', { AWS_EC2_METADATA_SERVICE_ENDPOINT: address });
+    assert.equal(out.stderr.trim(), '');
+    assert.equal(out.json?.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/credential-broker-batch`);
+    assert.equal(world.sts.calls('GetCallerIdentity'), before + 1);
+  });
+});

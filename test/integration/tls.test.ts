@@ -1,0 +1,351 @@
+// The TLS listener: config validation (any non-loopback bind needs TLS), a test CA made with the
+// openssl CLI at run time, the JS SDK over https trusting it through NODE_EXTRA_CA_CERTS,
+// certificate rotation picked up without a restart, and the optional client-certificate rule.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { stringify } from 'yaml';
+import { ConfigSchema } from '../../src/config/schema.ts';
+import { buildApp } from '../../src/server/app.ts';
+import { loadTls } from '../../src/server/tls.ts';
+import { consume } from '../helpers/consumer.ts';
+import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+
+const exec = promisify(execFile);
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
+
+let world: World;
+let pki: string;
+const apps: FastifyInstance[] = [];
+
+/** A CA, and certificates it signs; files under the world's folder. */
+async function openssl(...args: string[]) {
+  await exec('openssl', args, { cwd: pki });
+}
+async function issue(name: string, san: string) {
+  await openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${name}`,
+  );
+  await writeFile(path.join(pki, `${name}.ext`), `subjectAltName=${san}\n`);
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    `${name}.ext`,
+  );
+}
+
+before(async () => {
+  world = await startWorld();
+  pki = world.dir;
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-subj',
+    '/CN=credential-broker test CA',
+    '-days',
+    '1',
+  );
+  await issue('server', 'DNS:localhost,DNS:broker.test,IP:127.0.0.1');
+  await issue('client', 'DNS:app.test');
+});
+after(async () => {
+  for (const a of apps) await a.close();
+  await world.close();
+});
+
+function tlsSettings(extra: Record<string, unknown> = {}) {
+  return {
+    certificate: path.join(pki, 'server.crt'),
+    privateKey: `file:${path.join(pki, 'server.key')}`,
+    ...extra,
+  };
+}
+
+async function tlsBroker(tls: Record<string, unknown>) {
+  const config = world.config(
+    { default: world.oidcProfile() },
+    { server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'token'), tls } as never },
+  );
+  const { broker, logger, metrics } = await world.broker(config);
+  await broker.start();
+  const material = await loadTls(config.server.tls as never);
+  const app = buildApp({ broker, logger, metrics, listenHost: '127.0.0.1', tls: material });
+  apps.push(app);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  return { app, port, material, logger };
+}
+
+describe('config: where TLS is required', () => {
+  const profiles = {
+    default: {
+      source: {
+        type: 'oidc',
+        issuer: 'https://idp.example.com',
+        clientId: 'c',
+        clientAuth: { method: 'client_secret_basic', clientSecret: 'env:S' },
+      },
+      role: { arn: 'arn:aws:iam::123456789012:role/x' },
+    },
+  };
+  it('a non-loopback listen without server.tls is refused with the fix; with it, accepted', () => {
+    const plain = ConfigSchema.safeParse({ server: { listen: '0.0.0.0:9911' }, profiles });
+    assert.equal(plain.success, false);
+    assert.match(String(plain.error?.issues[0]?.message), /add server\.tls \(certificate, privateKey\)/);
+    assert.deepEqual(plain.error?.issues[0]?.path, ['server', 'listen']);
+    const secured = ConfigSchema.safeParse({
+      server: { listen: '0.0.0.0:9911', tls: tlsSettings() },
+      profiles,
+    });
+    assert.equal(secured.success, true, JSON.stringify(secured.error?.issues));
+    const inline = ConfigSchema.safeParse({
+      server: { listen: '0.0.0.0:9911', tls: { certificate: 'c.pem', privateKey: '-----BEGIN' } },
+      profiles,
+    });
+    assert.equal(inline.success, false, 'the key is a secret reference, never inline');
+    const imds = ConfigSchema.safeParse({ imds: { listen: '10.0.0.1:80', profile: 'default' }, profiles });
+    assert.match(
+      String(imds.error?.issues[0]?.message),
+      /IMDS has no client token, so it listens on loopback only/,
+    );
+    const cidr = ConfigSchema.safeParse({ server: { allow: ['10.0.0.0/33'] }, profiles });
+    assert.match(String(cidr.error?.issues[0]?.message), /expected an IP address or CIDR/);
+  });
+
+  it('an unusable key fails at startup as a config error naming server.tls', async () => {
+    await assert.rejects(
+      loadTls(tlsSettings({ privateKey: `file:${path.join(pki, 'client.key')}` }) as never),
+      {
+        code: 'CONFIG_INVALID',
+        message: /server\.tls: the certificate or private key is unusable/,
+      },
+    );
+  });
+});
+
+describe('https listener', () => {
+  it('the JS SDK reaches it over https when NODE_EXTRA_CA_CERTS trusts the CA, and not otherwise', async () => {
+    const { port } = await tlsBroker(tlsSettings());
+    const env = {
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: `https://localhost:${port}/v1/credentials`,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: path.join(world.dir, 'token'),
+    };
+    const trusted = await consume(world, 'from-http', {
+      ...env,
+      NODE_EXTRA_CA_CERTS: path.join(pki, 'ca.crt'),
+    });
+    assert.equal(trusted.stderr.trim(), '');
+    assert.match(String(trusted.json?.arn), new RegExp(`^arn:aws:sts::${ACCOUNT}:assumed-role/app/`));
+    const untrusted = await consume(world, 'from-http', env);
+    assert.equal(untrusted.json, undefined);
+  });
+
+  it('accepts the certificate’s names as Host (a rebinding page cannot pass TLS for them)', async () => {
+    const { app } = await tlsBroker(tlsSettings());
+    const named = await app.inject({
+      url: '/v1/credentials',
+      headers: { host: 'broker.test:443', authorization: await world.token() },
+    });
+    assert.equal(named.statusCode, 200);
+    const other = await app.inject({ url: '/v1/credentials', headers: { host: 'evil.test' } });
+    assert.equal(other.statusCode, 403);
+  });
+
+  it('a renewed certificate is served without a restart', async () => {
+    const { app, material, logger } = await rotating();
+    const { port } = app.server.address() as { port: number };
+    const stop = material.watch(app, logger, 100);
+    const serial = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: [caPem] }, () => {
+          resolve(s.getPeerCertificate().serialNumber);
+          s.end();
+        });
+        s.on('error', reject);
+      });
+    const caPem = await readFile(path.join(pki, 'ca.crt'), 'utf8');
+    const first = await serial();
+    await issue('rot', 'DNS:localhost,IP:127.0.0.1');
+    await new Promise((r) => setTimeout(r, 400));
+    const second = await serial();
+    stop();
+    assert.notEqual(second, first);
+    assert.ok(world.logs.some((l) => l.includes('TLS certificate reloaded')));
+  });
+
+  it('with clientCa, a client without a certificate signed by it cannot connect', async () => {
+    const { port } = await tlsBroker(tlsSettings({ clientCa: path.join(pki, 'ca.crt') }));
+    const [ca, cert, key] = await Promise.all(
+      ['ca.crt', 'client.crt', 'client.key'].map((f) => readFile(path.join(pki, f), 'utf8')),
+    );
+    const get = (withCert: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            servername: 'localhost',
+            path: '/v1/credentials',
+            ca,
+            ...(withCert ? { cert, key } : {}),
+            headers: { authorization: token },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const token = await world.token();
+    assert.equal(await get(true), 200);
+    await assert.rejects(get(false));
+  });
+});
+
+/** Copies the server certificate to rot.* so that the rotation test can replace it. */
+async function rotating() {
+  for (const ext of ['crt', 'key'])
+    await writeFile(path.join(pki, `rot.${ext}`), await readFile(path.join(pki, `server.${ext}`)));
+  return tlsBroker(
+    tlsSettings({ certificate: path.join(pki, 'rot.crt'), privateKey: `file:${path.join(pki, 'rot.key')}` }),
+  );
+}
+
+describe('serve with server.tls and imds', () => {
+  it('listens on https and on the IMDS port from the config file, and drains both on SIGTERM', async () => {
+    const file = await world.file(
+      'serve-tls.yaml',
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'serve.token'), tls: tlsSettings() },
+        imds: { listen: '127.0.0.1:0', profile: 'default' },
+        sts: { endpoint: world.sts.url },
+        profiles: { default: world.oidcProfile() },
+      }),
+      0o644,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const listening = await new Promise<{ address: string; imdsAddress: string }>((resolve, reject) => {
+      let buffered = '';
+      child.stdout.on('data', (d) => {
+        buffered += d;
+        for (const line of buffered.split('\n').slice(0, -1)) {
+          const entry = JSON.parse(line);
+          if (entry.msg === 'credential broker listening') resolve(entry);
+        }
+        buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    try {
+      assert.match(listening.address, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const { port } = new URL(listening.address);
+      const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
+      const token = await readFile(path.join(world.dir, 'serve.token'), 'utf8');
+      const get = () =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port,
+              servername: 'localhost',
+              path: '/v1/credentials',
+              ca,
+              headers: { authorization: token },
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      let status = await get();
+      // the first fetch starts after the listeners are up
+      for (let i = 0; status === 503 && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await get();
+      }
+      assert.equal(status, 200);
+      const imdsToken = await fetch(`${listening.imdsAddress}/latest/api/token`, {
+        method: 'PUT',
+        headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' },
+      });
+      assert.equal(imdsToken.status, 200);
+      const list = await fetch(`${listening.imdsAddress}/latest/meta-data/iam/security-credentials/`, {
+        headers: { 'x-aws-ec2-metadata-token': await imdsToken.text() },
+      });
+      assert.equal(await list.text(), 'app');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    assert.equal(stderr, '');
+  });
+
+  it('an imds.profile that does not exist exits 78 before anything listens', async () => {
+    const file = await world.file(
+      'serve-bad-imds.yaml',
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'bad.token') },
+        imds: { listen: '127.0.0.1:0', profile: 'nope' },
+        sts: { endpoint: world.sts.url },
+        profiles: { default: world.oidcProfile() },
+      }),
+      0o644,
+    );
+    const out = await exec(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--config', file]).catch(
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    assert.equal((out as { code?: number }).code, 78);
+    assert.match(out.stderr, /imds\.profile: no profile "nope"/);
+    assert.doesNotMatch(out.stdout, /credential broker listening/);
+  });
+});
