@@ -1,0 +1,24 @@
+// The optional second listener (`metrics.listen`): /metrics, /healthz and /readyz only, so it can
+// face Prometheus and kubelet probes on a non-loopback address. No credential route is registered
+// here, and nothing on it needs the client token.
+import type { FastifyInstance } from 'fastify';
+import type { Broker } from '../broker.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { baseApp } from './base.ts';
+import { healthRoutes, metricsRoute } from './health-routes.ts';
+
+export function buildOpsApp(opts: { broker: Broker; logger: Logger; metrics: Metrics }): FastifyInstance {
+  const { broker, logger, metrics } = opts;
+  const app = baseApp({
+    logger,
+    metrics,
+    limits: broker.config.server.limits,
+    routesHint: 'this listener serves /metrics, /healthz and /readyz only',
+  });
+  app.register(async (scope) => {
+    healthRoutes(scope, { broker });
+    metricsRoute(scope, { broker, metrics });
+  });
+  return app;
+}

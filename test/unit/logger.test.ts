@@ -1,0 +1,151 @@
+// The logger is the last line of defence for secrets: every secret-bearing field name is redacted
+// wherever the broker may log it (top level, nested objects, headers, error properties), in both
+// formats; LOG_LEVEL / LOG_FORMAT override the config and are validated.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/errors.ts';
+import { createLogger, type LogFormat, loggingFromEnv } from '../../src/telemetry/logger.ts';
+import { prettyLine } from '../../src/telemetry/pretty.ts';
+
+const SECRET = 'S3CR3T-VALUE-must-not-appear';
+
+function capture(format: LogFormat = 'json') {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: 'trace',
+    format,
+    destination: { write: (s: string) => void lines.push(...s.split('\n').filter(Boolean)) },
+  });
+  return { logger, lines };
+}
+
+describe('logger redaction', () => {
+  it('redacts every secret field at the top level and one to three levels down', () => {
+    const { logger, lines } = capture();
+    const fields = [
+      'authorization',
+      'Authorization',
+      'token',
+      'Token',
+      'sessionToken',
+      'SessionToken',
+      'secretAccessKey',
+      'SecretAccessKey',
+      'clientSecret',
+      'client_secret',
+      'client_assertion',
+      'password',
+      'passphrase',
+      'privateKey',
+      'assertion',
+      'SAMLResponse',
+      'access_token',
+      'id_token',
+      'refresh_token',
+      'WebIdentityToken',
+      'keytab',
+    ];
+    for (const field of fields) {
+      logger.info({ [field]: SECRET }, 'top');
+      logger.info({ a: { [field]: SECRET } }, 'one');
+      logger.info({ a: { b: { [field]: SECRET } } }, 'two');
+      logger.info({ a: { b: { c: { [field]: SECRET } } } }, 'three');
+    }
+    assert.equal(lines.length, fields.length * 4);
+    for (const line of lines) assert.ok(!line.includes(SECRET), line);
+    assert.ok(lines.every((l) => l.includes('[REDACTED]')));
+  });
+
+  it('redacts headers with dashes (cookie, x-amz-security-token) and request headers', () => {
+    const { logger, lines } = capture();
+    logger.info({
+      req: { headers: { authorization: SECRET, cookie: SECRET, 'x-amz-security-token': SECRET } },
+    });
+    logger.info({ response: { headers: { 'set-cookie': SECRET, 'x-aws-ec2-metadata-token': SECRET } } });
+    assert.ok(!lines.join('\n').includes(SECRET), lines.join('\n'));
+    assert.match(lines[0]!, /"x-amz-security-token":"\[REDACTED\]"/);
+  });
+
+  it('an error’s own secret properties are redacted; a cause’s properties are not written at all', () => {
+    const { logger, lines } = capture();
+    const cause = Object.assign(new Error('the IdP said no'), {
+      password: SECRET,
+      body: { client_secret: SECRET },
+    });
+    const err = Object.assign(new Error('token request failed', { cause }), {
+      token: SECRET,
+      request: { headers: { Authorization: `Bearer ${SECRET}` } },
+    });
+    logger.error({ err }, 'failed');
+    const entry = JSON.parse(lines[0]!);
+    assert.ok(!lines[0]!.includes(SECRET), lines[0]);
+    assert.equal(entry.err.token, '[REDACTED]');
+    assert.match(entry.err.message, /token request failed: the IdP said no/, 'cause messages stay readable');
+  });
+
+  it('other fields stay readable (profile, role, tokenFile path, outcome)', () => {
+    const { logger, lines } = capture();
+    logger.info(
+      { profile: 'p', role: 'arn:aws:iam::1:role/r', tokenFile: '/run/t', outcome: 'success' },
+      'ok',
+    );
+    const entry = JSON.parse(lines[0]!);
+    assert.equal(entry.tokenFile, '/run/t');
+    assert.equal(entry.role, 'arn:aws:iam::1:role/r');
+    assert.equal(entry.level, 'info');
+    assert.equal(entry.service, 'credential-broker');
+  });
+});
+
+describe('pretty format', () => {
+  it('prints time, level, message and fields on one line, redacted like JSON', () => {
+    const { logger, lines } = capture('pretty');
+    logger.warn({ profile: 'default', clientSecret: SECRET, failures: 2 }, 'refresh failed');
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0]!,
+      /^\d{2}:\d{2}:\d{2}\.\d{3} WARN {2}refresh failed profile=default clientSecret=\[REDACTED\] failures=2$/,
+    );
+    assert.doesNotMatch(lines[0]!, /^\{/);
+  });
+
+  it('colors the level only when asked; passes non-JSON through', () => {
+    const line = JSON.stringify({
+      level: 'error',
+      time: '2026-01-01T10:00:00.000Z',
+      msg: 'boom',
+      detail: 'a b',
+    });
+    assert.equal(prettyLine(line), '10:00:00.000 ERROR boom detail="a b"');
+    assert.ok(prettyLine(line, true).startsWith('10:00:00.000 \u001b[31mERROR\u001b[0m boom'));
+    assert.equal(prettyLine('not json'), 'not json');
+  });
+});
+
+describe('LOG_LEVEL and LOG_FORMAT', () => {
+  const config = { level: 'info', format: 'json' as const };
+  it('override the config when set', () => {
+    assert.deepEqual(loggingFromEnv(config, {}), { level: 'info', format: 'json' });
+    assert.deepEqual(loggingFromEnv(config, { LOG_LEVEL: 'debug', LOG_FORMAT: 'pretty' }), {
+      level: 'debug',
+      format: 'pretty',
+    });
+  });
+  it('refuse unknown values with the allowed ones', () => {
+    assert.throws(
+      () => loggingFromEnv(config, { LOG_LEVEL: 'verbose' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(
+          err.message,
+          /LOG_LEVEL=verbose is not a log level; use one of fatal, error, warn, info, debug/,
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => loggingFromEnv(config, { LOG_FORMAT: 'text' }),
+      /LOG_FORMAT=text .* use json or pretty/,
+    );
+  });
+});
