@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: a real MIT KDC for the Kerberos tests, and the headers the `kerberos` addon
-# builds against (it must be there before `npm ci`, or the optional addon is skipped).
-DEBIAN_PACKAGES=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev)
+# Debian packages: a real MIT KDC for the Kerberos tests (faketime runs one with a skewed clock),
+# and the headers the `kerberos` addon builds against (before `npm ci`, or the addon is skipped).
+DEBIAN_PACKAGES=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -35,7 +35,7 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 echo "==> type-check"
 npx tsc -p tsconfig.json --noEmit
 echo "==> lint"
-npx biome check src test scripts
+npx biome check src test scripts bench
 echo "==> build"
 npm run --silent build
 

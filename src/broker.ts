@@ -1,10 +1,20 @@
 // The broker owns the validated config and one Refresher per profile; it is all the server asks.
 import path from 'node:path';
-import { type Clock, type RefreshEvent, Refresher, type RefresherStatus } from './cache/refresher.ts';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  type Clock,
+  type RefreshEvent,
+  Refresher,
+  type RefresherStatus,
+  systemClock,
+} from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema.ts';
+import { resolveNetwork } from './network.ts';
 import { ClientTokens } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/types.ts';
+import { noteCertificate } from './sources/x509.ts';
+import { chainWarnings } from './sts/chain.ts';
 import type { AwsCredentials } from './sts/credentials.ts';
 import { exchange, type ResolvedStsSettings, resolveStsSettings } from './sts/exchange.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -13,7 +23,9 @@ import type { Metrics } from './telemetry/metrics.ts';
 export interface BrokerDeps {
   logger: Logger;
   metrics: Metrics;
+  /** Injected in tests to drive refresh timing deterministically. */
   clock?: Clock;
+  random?: () => number;
 }
 
 interface ProfileRuntime {
@@ -29,17 +41,37 @@ export interface Readiness {
   profiles: Record<string, RefresherStatus & { lazy: boolean }>;
 }
 
+export interface ReloadSummary {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  kept: string[];
+}
+
+/** Top-level sections that do not shape a profile's fetches (listeners, logging, reloading). */
+const NOT_INHERITED = new Set(['profiles', 'server', 'imds', 'logging', 'metrics', 'reload']);
+
+/** Unchanged = the profile's settings and every top-level default it may inherit (sts, network,
+ * and any section added later, to be safe) are deep-equal. */
+function sameProfile(a: Config, b: Config, name: string): boolean {
+  const inherited = (c: Config) => Object.entries(c).filter(([k]) => !NOT_INHERITED.has(k));
+  return (
+    isDeepStrictEqual(a.profiles[name], b.profiles[name]) && isDeepStrictEqual(inherited(a), inherited(b))
+  );
+}
+
 /** Where the shared client token lives unless server.tokenFile says otherwise. */
 export function defaultTokenFile(): string {
   return path.join(process.env.RUNTIME_DIRECTORY ?? '/run/credential-broker', 'token');
 }
 
 export class Broker {
-  readonly tokens: ClientTokens;
+  /** Replaced (not mutated) by reload(). */
+  tokens: ClientTokens;
   private readonly runtimes = new Map<string, ProfileRuntime>();
 
   constructor(
-    readonly config: Config,
+    public config: Config,
     private readonly deps: BrokerDeps,
   ) {
     const profileTokens = new Map<string, string>();
@@ -62,6 +94,54 @@ export class Broker {
     for (const r of this.runtimes.values()) r.refresher.stop();
   }
 
+  /**
+   * Applies a new, already validated config (SIGHUP). A profile whose settings (and the top-level
+   * defaults it inherits) are deep-equal keeps its Refresher: cached credentials and timers. A
+   * changed or added profile gets a new Refresher, started here; a removed one is stopped and
+   * answers 404 from now on. Sources and token files are prepared before anything is swapped,
+   * so a failure leaves the running config untouched. Server, logging and metrics settings are
+   * the caller's (listeners need a restart).
+   */
+  async reload(next: Config): Promise<ReloadSummary> {
+    const previous = this.config;
+    const summary: ReloadSummary = { added: [], changed: [], removed: [], kept: [] };
+    const fresh = new Map<string, ProfileRuntime>();
+    const profileTokens = new Map<string, string>();
+    this.config = next; // createRuntime() resolves STS settings against this.config
+    try {
+      for (const [name, profile] of Object.entries(next.profiles)) {
+        if (profile.tokenFile) profileTokens.set(name, profile.tokenFile);
+        const old = this.runtimes.get(name);
+        if (old && sameProfile(previous, next, name)) {
+          summary.kept.push(name);
+          continue;
+        }
+        (old ? summary.changed : summary.added).push(name);
+        fresh.set(name, this.createRuntime(name, profile));
+      }
+      const tokens = new ClientTokens(next.server.tokenFile ?? defaultTokenFile(), profileTokens);
+      await tokens.ensureAll();
+      this.tokens = tokens;
+    } catch (err) {
+      this.config = previous;
+      throw err;
+    }
+    for (const name of this.runtimes.keys()) if (!(name in next.profiles)) summary.removed.push(name);
+    for (const name of [...summary.removed, ...summary.changed]) {
+      this.runtimes.get(name)?.refresher.stop();
+      this.runtimes.delete(name);
+      this.deps.metrics.forgetProfile(name);
+    }
+    for (const [name, runtime] of fresh) this.runtimes.set(name, runtime);
+    await Promise.all([...fresh.values()].filter((r) => !r.config.lazy).map((r) => r.refresher.start()));
+    return summary;
+  }
+
+  /** Resolves when no profile has a fetch in flight. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((r) => r.refresher.settled()));
+  }
+
   has(profile: string): boolean {
     return this.runtimes.has(profile);
   }
@@ -71,8 +151,8 @@ export class Broker {
   }
 
   /** Credentials to serve for a profile (throws UnavailableError when none are valid). */
-  credentials(profile: string): Promise<AwsCredentials> {
-    return this.runtime(profile).refresher.get();
+  credentials(profile: string, minRemaining?: number): Promise<AwsCredentials> {
+    return this.runtime(profile).refresher.get(minRemaining);
   }
 
   /** Refresh a profile now (shared with any refresh in flight), e.g. after an operator fixed its IdP. */
@@ -129,21 +209,39 @@ export class Broker {
       name,
       config: profile,
       source: createSource(name, profile.source),
-      sts: resolveStsSettings(this.config.sts, profile.sts),
+      sts: {
+        ...resolveStsSettings(this.config.sts, profile.sts),
+        network: resolveNetwork([this.config.network, profile.network]),
+      },
     } as ProfileRuntime;
+    for (const warning of chainWarnings(profile.chain)) this.deps.logger.warn({ profile: name }, warning);
     runtime.refresher = new Refresher({
       profile: name,
       fetch: () => this.fetch(runtime),
       timings: profile.refresh,
+      backoff: { baseMs: profile.refresh.backoff.initial, maxMs: profile.refresh.backoff.max },
       clock: this.deps.clock,
+      random: this.deps.random,
       onEvent: (event) => this.record(runtime, event),
     });
     return runtime;
   }
 
+  private readonly now = () => (this.deps.clock ?? systemClock).now();
+
   private async fetch(r: ProfileRuntime): Promise<AwsCredentials> {
     const proof = await r.source.getProof();
-    return exchange({ profile: r.name, proof, role: r.config.role, sts: r.sts });
+    if (proof.kind === 'x509' && r.config.source.type === 'x509') {
+      noteCertificate(r.name, proof, r.config.source, this.deps);
+    }
+    return exchange({
+      profile: r.name,
+      proof,
+      role: r.config.role,
+      chain: r.config.chain,
+      sts: r.sts,
+      now: this.now,
+    });
   }
 
   /** One log line and the metrics for every exchange, whatever its outcome. */
@@ -159,6 +257,14 @@ export class Broker {
     };
     if (event.type === 'refreshed') {
       metrics.exchanges.inc({ ...labels, outcome: 'success' });
+      const skew = event.credentials.clockSkewMs ?? 0;
+      metrics.clockSkew.set({ profile: r.name }, Math.round(skew / 1000));
+      if (Math.abs(skew) > r.sts.clockSkewTolerance) {
+        logger.warn(
+          { profile: r.name, clockSkewSeconds: Math.round(skew / 1000) },
+          "this host's clock differs from STS's by more than sts.clockSkewTolerance: fix time sync (NTP); expirations are corrected meanwhile",
+        );
+      }
       metrics.consecutiveFailures.set({ profile: r.name }, 0);
       logger.info(
         {
@@ -171,6 +277,7 @@ export class Broker {
       );
     } else {
       metrics.exchanges.inc({ ...labels, outcome: event.error.code });
+      metrics.countFailure(labels, event.error);
       metrics.consecutiveFailures.set({ profile: r.name }, event.failures);
       logger.warn(
         {

@@ -72,4 +72,5 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, CONFIG: 78 } as const;
+/** 70 (EX_SOFTWARE): an unhandled error in the daemon; the supervisor (systemd, kubelet) restarts it. */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, SOFTWARE: 70, CONFIG: 78 } as const;

@@ -1,6 +1,9 @@
 // Process entry: parse argv, run one command, map errors to exit codes and one clear line.
 import { parseArgs } from 'node:util';
+import { adviseCommand } from './cli/advise.ts';
 import { checkCommand } from './cli/check.ts';
+import { credentialProcessCommand } from './cli/credential-process.ts';
+import { envCommand } from './cli/env.ts';
 import { type Io, processIo } from './cli/io.ts';
 import { serveCommand } from './cli/serve.ts';
 import { USAGE, version } from './cli/usage.ts';
@@ -12,6 +15,17 @@ import { ConfigError, describeError, EXIT } from './errors.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  // `advise` needs no config and has options of its own.
+  if (argv[0] === 'advise') {
+    try {
+      return await adviseCommand(argv.slice(1), io);
+    } catch (err) {
+      io.stderr(
+        `credential-broker advise: ${describeError(err)}\nRun "credential-broker advise --help" for usage.\n`,
+      );
+      return EXIT.USAGE;
+    }
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -40,8 +54,17 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
         return await serveCommand({ configPath }, io);
       case 'check':
         return await checkCommand({ configPath, profile: values.profile, json: values.json ?? false }, io);
+      case 'credential-process':
+        return await credentialProcessCommand(
+          { configPath, profile: values.profile, url: values.url, tokenFile: values['token-file'] },
+          io,
+        );
+      case 'env':
+        return await envCommand({ configPath, profile: values.profile, format: values.format }, io);
       default:
-        io.stderr(`credential-broker: unknown command "${command}"; commands: serve, check\n`);
+        io.stderr(
+          `credential-broker: unknown command "${command}"; commands: serve, check, credential-process, env, advise\n`,
+        );
         return EXIT.USAGE;
     }
   } catch (err) {
@@ -59,6 +82,9 @@ function parse(argv: string[]) {
       config: { type: 'string', short: 'c' },
       profile: { type: 'string', short: 'p' },
       json: { type: 'boolean' },
+      url: { type: 'string' },
+      'token-file': { type: 'string' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },

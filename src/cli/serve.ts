@@ -1,46 +1,67 @@
 import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { EXIT } from '../errors.ts';
 import { parseListen } from '../net.ts';
 import { buildApp } from '../server/app.ts';
-import { createLogger } from '../telemetry/logger.ts';
+import { buildImdsApp } from '../server/imds-app.ts';
+import { buildOpsApp } from '../server/ops-app.ts';
+import { loadTls } from '../server/tls.ts';
+import { createLogger, loggingFromEnv } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { Io } from './io.ts';
+import { createNotifier } from './sd-notify.ts';
+import { exitOnFatalErrors, Service } from './service.ts';
 
-/** Runs until SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit 0. */
+/**
+ * Runs until SIGTERM/SIGINT (drain, exit 0). SIGHUP reloads the config. Every listener is added
+ * to the Service so that shutdown drains all of them.
+ */
 export async function serveCommand(opts: { configPath: string }, _io: Io): Promise<number> {
   const { config, file } = await loadConfigFile(opts.configPath);
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? config.logging.level });
+  const logging = loggingFromEnv(config.logging);
+  const logger = createLogger(logging);
+  exitOnFatalErrors(logger);
   const metrics = new Metrics();
   const broker = new Broker(config, { logger, metrics });
   await broker.tokens.ensureAll(); // a token-file problem is a config problem: fail before listening
-
-  const { host, port } = parseListen(config.server.listen);
-  const app = buildApp({ broker, logger, metrics, listenHost: host });
-  const address = await app.listen({ host, port });
-  logger.info(
-    { config: file, address, profiles: broker.profileNames(), tokenFile: broker.tokens.fileFor('default') },
-    'credential broker listening',
-  );
-
-  const stopped = new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down: finishing in-flight requests');
-      broker.stop();
-      app.close().then(
-        () => resolve(EXIT.OK),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+  const notifier = createNotifier(logger);
+  const service = new Service({
+    file,
+    config,
+    broker,
+    logger,
+    metrics,
+    notifier,
+    levelOverride: process.env.LOG_LEVEL || undefined,
   });
-  // Without a handler SIGHUP would kill the daemon; reloading is not implemented yet.
-  process.on('SIGHUP', () =>
-    logger.warn('SIGHUP: config reload is not supported yet; restart the service to apply changes'),
+  // Signals are handled from here on: a SIGTERM during the first fetch still drains and exits 0.
+  const stopped = service.handleSignals();
+
+  const { host } = parseListen(config.server.listen);
+  const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
+  const app = buildApp({ broker, logger, metrics, listenHost: host, tls });
+  // Built (imds.profile checked) before anything listens: a bad config never starts half-way.
+  const imdsApp = config.imds ? buildImdsApp({ broker, imds: config.imds, logger, metrics }) : undefined;
+  const address = await service.listen('credentials', app, 'server.listen', config.server.listen);
+  tls?.watch(app, logger);
+  let imdsAddress: string | undefined;
+  if (imdsApp && config.imds) {
+    imdsAddress = await service.listen('imds', imdsApp, 'imds.listen', config.imds.listen);
+  }
+  let metricsAddress: string | undefined;
+  if (config.metrics.listen) {
+    const opsApp = buildOpsApp({ broker, logger, metrics });
+    metricsAddress = await service.listen('metrics', opsApp, 'metrics.listen', config.metrics.listen);
+  }
+  logger.info(
+    {
+      config: file,
+      address,
+      metricsAddress,
+      imdsAddress,
+      profiles: broker.profileNames(),
+      tokenFile: broker.tokens.fileFor('default'),
+    },
+    'credential broker listening',
   );
 
   await broker.start();
@@ -49,7 +70,13 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     { ready },
     ready ? 'ready: every profile holds credentials' : 'not ready yet: retrying failed profiles',
   );
+  // systemd's "started" means listening with a first fetch done (failed profiles keep retrying and
+  // /readyz tells them apart): holding READY back would only make systemd time the unit out.
+  await notifier.ready(ready ? 'ready' : 'listening; some profiles have no credentials yet');
+  notifier.startWatchdog();
   const code = await stopped;
   logger.flush();
+  // Drained: an outbound fetch still waiting on a slow IdP or STS must not hold the exit back.
+  setTimeout(() => process.exit(code), 250).unref();
   return code;
 }

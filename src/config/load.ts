@@ -41,7 +41,9 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(`${file}:${where}: not valid YAML: ${first}`, { cause: err });
   }
   if (raw === null || raw === undefined) raw = {};
-  const result = ConfigSchema.safeParse(raw);
+  // reportInput: tells a missing setting (input undefined) from one of the wrong type; the input
+  // itself is never printed (it may be a secret written inline by mistake).
+  const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(file, result.error.issues));
   return resolvePaths(result.data, path.dirname(file));
 }
@@ -71,15 +73,28 @@ function resolvePaths(config: Config, dir: string): Config {
   for (const profile of Object.values(config.profiles)) {
     if (profile.tokenFile) profile.tokenFile = abs(profile.tokenFile);
     resolveFileRefs(profile.source as unknown as Record<string, unknown>, dir);
+    if (profile.network) resolveFileRefs(profile.network as Record<string, unknown>, dir);
+  }
+  resolveFileRefs(config.network as Record<string, unknown>, dir);
+  const tls = config.server.tls;
+  if (tls) {
+    tls.certificate = path.resolve(dir, tls.certificate);
+    if (tls.clientCa) tls.clientCa = path.resolve(dir, tls.clientCa);
+    resolveFileRefs(tls as unknown as Record<string, unknown>, dir);
   }
   return config;
 }
 
-/** `file:relative/path` secret references anywhere in a source are made absolute. */
+/** Path settings not named `...File` (the saml source's Kerberos keytab and krb5.conf). */
+const PATH_KEYS = new Set(['keytab', 'krb5Conf']);
+
+/** `file:relative/path` secret references and `...File` paths anywhere in a source are made absolute. */
 function resolveFileRefs(node: Record<string, unknown>, dir: string): void {
   for (const [key, value] of Object.entries(node)) {
     if (typeof value === 'string' && value.startsWith('file:') && !path.isAbsolute(value.slice(5))) {
       node[key] = `file:${path.resolve(dir, value.slice(5))}`;
+    } else if (typeof value === 'string' && (key.endsWith('File') || PATH_KEYS.has(key))) {
+      node[key] = path.resolve(dir, value);
     } else if (value && typeof value === 'object') {
       resolveFileRefs(value as Record<string, unknown>, dir);
     }

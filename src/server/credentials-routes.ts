@@ -3,10 +3,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker.ts';
 import { UnavailableError } from '../errors.ts';
-import { formatExpiration } from '../sts/credentials.ts';
+import { type AwsCredentials, formatExpiration } from '../sts/credentials.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { sendError } from './errors.ts';
+import { FailedTokenLimiter } from './failed-tokens.ts';
 
 const PROFILE_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
 
@@ -34,18 +35,48 @@ export interface CredentialsRouteOptions {
   logger: Logger;
 }
 
+/** The ECS container-credentials JSON (also the core of the IMDS answer). */
+export function credentialsBody(c: AwsCredentials) {
+  return {
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    Token: c.sessionToken,
+    Expiration: formatExpiration(c.expiration),
+    AccountId: c.accountId,
+    RoleArn: c.roleArn,
+  };
+}
+
 export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOptions): void {
   const { broker, metrics, logger } = opts;
+  const { failedTokenMistakes, failedTokenWindow } = broker.config.server.limits;
+  const failures = new FailedTokenLimiter(failedTokenMistakes, failedTokenWindow);
 
+  // Audit: exactly one line per credential response (profile, client, outcome; never a secret).
   const handler = async (req: FastifyRequest<{ Params: { profile?: string } }>, reply: FastifyReply) => {
     const profile = req.params.profile ?? 'default';
+    const remote = req.ip;
     if (!broker.has(profile)) {
+      logger.warn({ profile, remote, outcome: 'PROFILE_NOT_FOUND' }, 'credential request refused');
       return sendError(reply, 404, 'PROFILE_NOT_FOUND', `no profile "${profile}" is configured`);
     }
     const verdict = await broker.tokens.check(profile, req.headers.authorization);
     if (verdict !== 'ok') {
       metrics.authFailures.inc({ reason: verdict });
-      logger.warn({ profile, reason: verdict, remote: req.ip }, 'credential request refused');
+      const { mistakes, limited, retryAfterSeconds } = failures.fail(remote);
+      logger.warn(
+        { profile, remote, reason: verdict, mistakes, outcome: limited ? 'RATE_LIMITED' : verdict },
+        'credential request refused',
+      );
+      if (limited) {
+        reply.header('Retry-After', String(retryAfterSeconds));
+        return sendError(
+          reply,
+          429,
+          'TOO_MANY_FAILED_TOKENS',
+          `too many requests with a wrong token from ${remote}; fix the app's AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (${broker.tokens.fileFor(profile)})`,
+        );
+      }
       if (verdict === 'other-profile') {
         return sendError(
           reply,
@@ -63,16 +94,20 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
     }
     try {
       const c = await broker.credentials(profile);
-      return {
-        AccessKeyId: c.accessKeyId,
-        SecretAccessKey: c.secretAccessKey,
-        Token: c.sessionToken,
-        Expiration: formatExpiration(c.expiration),
-        AccountId: c.accountId,
-        RoleArn: c.roleArn,
-      };
+      logger.info(
+        {
+          profile,
+          remote,
+          outcome: 'served',
+          accessKeyId: c.accessKeyId,
+          expiration: c.expiration.toISOString(),
+        },
+        'credentials served',
+      );
+      return credentialsBody(c);
     } catch (err) {
       if (err instanceof UnavailableError) {
+        logger.warn({ profile, remote, outcome: err.code }, 'credential request refused');
         reply.header('Retry-After', String(err.retryAfterSeconds ?? 1));
         return sendError(reply, 503, err.code, err.message);
       }

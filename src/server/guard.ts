@@ -9,14 +9,24 @@ import { sendError } from './errors.ts';
 // `sec-fetch-mode: cors`, so that header alone is not taken as a browser.
 const BROWSER_HEADERS = ['origin', 'sec-fetch-site', 'sec-fetch-dest', 'sec-fetch-user'];
 
-export function guardPlugin(app: FastifyInstance, opts: { listenHost: string }): void {
-  const allowed = new Set(['localhost', '127.0.0.1', '::1', opts.listenHost.toLowerCase()]);
+/** `hosts`: more names clients may use, e.g. the TLS certificate's (a rebinding page cannot pass
+ * the certificate check for them). */
+export function guardPlugin(app: FastifyInstance, opts: { listenHost: string; hosts?: string[] }): void {
+  const allowed = new Set([
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    opts.listenHost.toLowerCase(),
+    ...(opts.hosts ?? []),
+  ]);
   app.addHook('onRequest', async (req, reply) => {
     if (BROWSER_HEADERS.some((h) => req.headers[h] !== undefined)) {
+      req.log.warn({ remote: req.ip, outcome: 'BROWSER_REQUEST_REFUSED' }, 'request refused');
       return sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
     }
     const host = hostOf(req.headers.host);
     if (!host || !(allowed.has(host) || isLoopbackHost(host))) {
+      req.log.warn({ remote: req.ip, outcome: 'HOST_REFUSED', host: host?.slice(0, 100) }, 'request refused');
       return sendError(
         reply,
         403,

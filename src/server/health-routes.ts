@@ -24,6 +24,7 @@ export function healthRoutes(app: FastifyInstance, opts: { broker: Broker }): vo
 export function metricsRoute(app: FastifyInstance, opts: { broker: Broker; metrics: Metrics }): void {
   app.get('/metrics', async (_req, reply) => {
     opts.broker.updateExpiryGauges();
+    opts.metrics.updateProfileGauges(opts.broker.readiness().profiles);
     return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });
 }

@@ -10,16 +10,30 @@ import {
 import type { RoleConfig, StsSettings } from '../config/schema.ts';
 import { StsError } from '../errors.ts';
 import { networkErrorOf } from '../net.ts';
-import type { Proof, WebIdentityProof } from '../sources/types.ts';
+import { agentFor, type ResolvedNetwork } from '../network.ts';
+import type { Proof, WebIdentityProof, X509Proof } from '../sources/types.ts';
+import { assumeChain, assumeRole, type SigningKeys } from './chain.ts';
 import type { AwsCredentials } from './credentials.ts';
+import { createSession } from './roles-anywhere.ts';
+import { assumeRoleWithSaml } from './saml.ts';
 
 export interface ResolvedStsSettings {
   region: string;
   endpoint: string | undefined;
   timeout: number;
+  clockSkewTolerance: number;
+  /** sts-fips.REGION.amazonaws.com instead of sts.REGION.amazonaws.com. */
+  useFipsEndpoint?: boolean;
+  /** Proxy and extra CAs for STS and Roles Anywhere (set by the broker from `network:`). */
+  network?: ResolvedNetwork;
 }
 
-export const DEFAULT_STS: ResolvedStsSettings = { region: 'us-east-1', endpoint: undefined, timeout: 10_000 };
+export const DEFAULT_STS: ResolvedStsSettings = {
+  region: 'us-east-1',
+  endpoint: undefined,
+  timeout: 10_000,
+  clockSkewTolerance: 5 * 60_000,
+};
 
 /** Profile settings over top-level settings over defaults. */
 export function resolveStsSettings(...layers: (StsSettings | undefined)[]): ResolvedStsSettings {
@@ -28,6 +42,8 @@ export function resolveStsSettings(...layers: (StsSettings | undefined)[]): Reso
     if (layer?.region) merged.region = layer.region;
     if (layer?.endpoint) merged.endpoint = layer.endpoint;
     if (layer?.timeout) merged.timeout = layer.timeout;
+    if (layer?.clockSkewTolerance) merged.clockSkewTolerance = layer.clockSkewTolerance;
+    if (layer?.useFipsEndpoint !== undefined) merged.useFipsEndpoint = layer.useFipsEndpoint;
   }
   return merged;
 }
@@ -37,39 +53,110 @@ export interface ExchangeRequest {
   proof: Proof;
   role: RoleConfig;
   sts: ResolvedStsSettings;
+  /** Roles assumed in turn after the first exchange (the profile's `chain:`). */
+  chain?: RoleConfig[] | undefined;
+  /** Wall clock (ms); injected in tests together with the emulator's. */
+  now?: () => number;
 }
 
 // One client per distinct STS setting: clients hold connection pools worth reusing.
 const clients = new Map<string, STSClient>();
 
 function stsClient(sts: ResolvedStsSettings): STSClient {
-  const key = JSON.stringify(sts);
+  const key = JSON.stringify([sts.region, sts.endpoint, sts.timeout, sts.useFipsEndpoint, sts.network]);
   let client = clients.get(key);
   if (!client) {
-    client = new STSClient({
-      region: sts.region,
-      endpoint: sts.endpoint,
-      // The Refresher owns retries (with backoff and jitter); an SDK retry loop inside it would hide them.
-      maxAttempts: 1,
-      requestHandler: { connectionTimeout: Math.min(sts.timeout, 5000), requestTimeout: sts.timeout },
-    });
+    client = newStsClient(sts);
     clients.set(key, client);
   }
   return client;
 }
 
+/** A new STS client (the caller owns it); with `credentials` it can sign AssumeRole. */
+export function newStsClient(
+  sts: ResolvedStsSettings,
+  credentials?: SigningKeys,
+  maxAttempts = 1,
+): STSClient {
+  const fips = sts.useFipsEndpoint ?? false;
+  const url = new URL(sts.endpoint ?? `https://sts${fips ? '-fips' : ''}.${sts.region}.amazonaws.com`);
+  const agent = sts.network ? agentFor(url, sts.network) : undefined;
+  const client = new STSClient({
+    region: sts.region,
+    endpoint: sts.endpoint,
+    useFipsEndpoint: fips,
+    credentials: credentials as { accessKeyId: string; secretAccessKey: string } | undefined,
+    // The Refresher owns retries (with backoff and jitter); an SDK retry loop inside it would hide them.
+    maxAttempts,
+    requestHandler: {
+      connectionTimeout: Math.min(sts.timeout, 5000),
+      requestTimeout: sts.timeout,
+      ...(agent ? { httpAgent: agent, httpsAgent: agent } : {}),
+    },
+  });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const date = (result.response as { headers?: Record<string, string> }).headers?.date;
+      if (date) (result.output as { $serverDate?: number }).$serverDate = Date.parse(date);
+      return result;
+    },
+    { step: 'finalizeRequest', name: 'brokerServerDate' },
+  );
+  return client;
+}
+
 /** Exchanges a proof for credentials: one case per proof kind (each source yields one kind). */
 export async function exchange(req: ExchangeRequest): Promise<AwsCredentials> {
+  const first = await exchangeProof(req);
+  if (!req.chain?.length) return first;
+  const sub = 'subject' in req.proof ? req.proof.subject : undefined;
+  return assumeChain(first, req, sub);
+}
+
+async function exchangeProof(req: ExchangeRequest): Promise<AwsCredentials> {
   switch (req.proof.kind) {
     case 'web-identity':
       return assumeRoleWithWebIdentity(req, req.proof);
+    case 'x509':
+      return rolesAnywhereSession(req, req.proof);
+    case 'saml':
+      return assumeRoleWithSaml(req, req.proof);
+    case 'aws-credentials':
+      return assumeRole(req.proof, req.role, req, {
+        sub: undefined,
+        durationSeconds: req.role.durationSeconds,
+        label: req.role.arn,
+      });
   }
 }
 
-async function assumeRoleWithWebIdentity(req: ExchangeRequest, proof: WebIdentityProof): Promise<AwsCredentials> {
+async function rolesAnywhereSession(req: ExchangeRequest, proof: X509Proof): Promise<AwsCredentials> {
+  const { role, profile } = req;
+  const now = req.now ?? Date.now;
+  const startedAt = now();
+  const out = await createSession({
+    profile,
+    proof,
+    roleArn: role.arn,
+    durationSeconds: role.durationSeconds,
+    sessionName: proof.rolesAnywhere.sendSessionName
+      ? renderSessionName(role.sessionName, { profile, sub: proof.subject })
+      : undefined,
+    network: req.sts.network,
+    now,
+  });
+  return toCredentials(out.credentials, out.assumedRoleArn, role, startedAt, profile, out.serverDate, now());
+}
+
+async function assumeRoleWithWebIdentity(
+  req: ExchangeRequest,
+  proof: WebIdentityProof,
+): Promise<AwsCredentials> {
   const { role, profile } = req;
   const sessionName = renderSessionName(role.sessionName, { profile, sub: proof.subject });
-  const startedAt = Date.now();
+  const now = req.now ?? Date.now;
+  const startedAt = now();
   try {
     const out = await stsClient(req.sts).send(
       new AssumeRoleWithWebIdentityCommand({
@@ -81,10 +168,24 @@ async function assumeRoleWithWebIdentity(req: ExchangeRequest, proof: WebIdentit
         PolicyArns: role.policyArns?.map((arn) => ({ arn })),
       }),
     );
-    return toCredentials(out.Credentials, out.AssumedRoleUser?.Arn, role, startedAt, profile);
+    return toCredentials(
+      out.Credentials,
+      out.AssumedRoleUser?.Arn,
+      role,
+      startedAt,
+      profile,
+      serverDateOf(out),
+      now(),
+    );
   } catch (err) {
     throw err instanceof StsError ? err : mapStsError(err, profile, role.arn);
   }
+}
+
+/** The STS response's Date header (ms), captured by the client's `brokerServerDate` middleware. */
+export function serverDateOf(output: object): number | undefined {
+  const date = (output as { $serverDate?: number }).$serverDate;
+  return Number.isFinite(date) ? date : undefined;
 }
 
 export interface CallerIdentity {
@@ -99,16 +200,8 @@ export async function getCallerIdentity(
   sts: ResolvedStsSettings,
   profile: string,
 ): Promise<CallerIdentity> {
-  const client = new STSClient({
-    region: sts.region,
-    endpoint: sts.endpoint,
-    maxAttempts: 2,
-    credentials: {
-      accessKeyId: creds.accessKeyId,
-      secretAccessKey: creds.secretAccessKey,
-      sessionToken: creds.sessionToken,
-    },
-  });
+  // The same endpoint, FIPS and proxy settings as the exchange: `check` must take the same path.
+  const client = newStsClient(sts, creds, 2);
   try {
     const out = await client.send(new GetCallerIdentityCommand({}));
     return { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' };
@@ -119,12 +212,14 @@ export async function getCallerIdentity(
   }
 }
 
-function toCredentials(
+export function toCredentials(
   c: StsCredentials | undefined,
   assumedArn: string | undefined,
   role: RoleConfig,
   startedAt: number,
   profile: string,
+  serverDate?: number,
+  receivedAt = Date.now(),
 ): AwsCredentials {
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
     throw new StsError('STS_BAD_RESPONSE', 'STS answered without complete credentials', {
@@ -132,10 +227,12 @@ function toCredentials(
       retryable: true,
     });
   }
-  // Guard against a local clock behind STS's: the session cannot outlive what we asked for,
-  // counted from when we asked, so never believe an Expiration beyond that.
-  const bound = startedAt + role.durationSeconds * 1000;
-  const expiration = new Date(Math.min(c.Expiration.getTime(), bound));
+  // STS's Expiration is on STS's clock; apps on this host compare it with ours. Shift it by the
+  // skew measured from the response's Date header (1 s resolution, so ignore less than 2 s), and
+  // never believe more than the duration we asked for, counted from when we asked.
+  const skew = serverDate === undefined ? 0 : serverDate - receivedAt;
+  const local = c.Expiration.getTime() - (Math.abs(skew) >= 2000 ? skew : 0);
+  const expiration = new Date(Math.min(local, startedAt + role.durationSeconds * 1000));
   return {
     accessKeyId: c.AccessKeyId,
     secretAccessKey: c.SecretAccessKey,
@@ -144,6 +241,7 @@ function toCredentials(
     accountId: role.arn.split(':')[4],
     roleArn: role.arn,
     assumedRoleArn: assumedArn,
+    clockSkewMs: skew,
   };
 }
 
@@ -169,7 +267,13 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 /** STS error → StsError with a stable code, a retry decision and the likely fix. */
-export function mapStsError(err: unknown, profile: string, target: string): StsError {
+export function mapStsError(
+  err: unknown,
+  profile: string,
+  target: string,
+  /** What to check on AccessDenied, when the default (web identity trust) does not fit. */
+  accessDeniedHint?: string,
+): StsError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const awsCode = e?.name ?? 'Unknown';
   // The SDK names modeled errors after their class (InvalidIdentityTokenException); the wire Code
@@ -226,7 +330,7 @@ export function mapStsError(err: unknown, profile: string, target: string): StsE
     case 'AccessDenied':
       return new StsError(
         'STS_ACCESS_DENIED',
-        `STS denied assuming ${target} (${msg}); check the role's trust policy: its Principal must name the identity provider and its Condition must match the token's aud and sub`,
+        `STS denied assuming ${target} (${msg}); ${accessDeniedHint ?? "check the role's trust policy: its Principal must name the identity provider and its Condition must match the token's aud and sub"}`,
         opts,
       );
     case 'RegionDisabled':

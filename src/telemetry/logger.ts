@@ -1,46 +1,95 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { ConfigError } from '../errors.ts';
+import { prettyDestination } from './pretty.ts';
 
 export type { Logger };
 
 /**
  * Every field name that may carry a secret, redacted at the logger so no call site can leak one
- * by logging an object. (pino paths: `*.x` covers one level of nesting; deeper objects are not
- * logged by the broker.)
+ * by logging an object: client tokens, client secrets and assertions, passwords, private keys,
+ * identity tokens (JWT, SAML), the issued AWS keys, and HTTP headers that carry any of them.
  */
 const SECRET_KEYS = [
   'authorization',
+  'Authorization',
+  'cookie',
+  'set-cookie',
+  'x-amz-security-token',
+  'X-Amz-Security-Token',
+  'x-aws-ec2-metadata-token',
   'token',
+  'Token',
   'sessionToken',
   'SessionToken',
   'secretAccessKey',
   'SecretAccessKey',
   'clientSecret',
   'client_secret',
+  'client_assertion',
+  'clientAssertion',
   'password',
+  'passphrase',
   'privateKey',
+  'passphrase',
+  'privateKeyPem',
+  'keytab',
   'assertion',
+  'SAMLAssertion',
   'SAMLResponse',
+  'samlResponse',
   'accessToken',
   'access_token',
   'id_token',
+  'refresh_token',
   'WebIdentityToken',
 ];
 
-export const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((k) => `*.${k}`),
-  'req.headers.authorization',
-  'req.headers["x-aws-ec2-metadata-token"]',
-  'req.headers.cookie',
-];
+/**
+ * pino (fast-redact) paths: a `*` stands for exactly one level, so each key is listed at the top
+ * level and under one to three parents, which covers what the broker logs (`err` with its own
+ * properties, `req.headers.*`, `{ response: { headers } }`). pino's error serializer folds an
+ * `err.cause` chain into `message` and `stack` text and drops the causes' own properties, so a
+ * secret field on a cause is never written at all; cause *messages* are ours and name no secret.
+ */
+export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
+  const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
+  const dot = key.startsWith('[') ? '' : '.';
+  return [key, `*${dot}${key}`, `*.*${dot}${key}`, `*.*.*${dot}${key}`];
+});
+
+export type LogFormat = 'json' | 'pretty';
 
 export interface LoggerOptions {
   level?: string;
+  /** json (default) for journald, container runtimes and shippers; pretty for a human at a terminal. */
+  format?: LogFormat;
   /** Where lines go; stdout by default (journald and container runtimes collect it). */
   destination?: DestinationStream;
 }
 
+/** LOG_LEVEL / LOG_FORMAT in the environment win over the config file (one-off debugging). */
+export function loggingFromEnv(
+  config: { level: string; format: LogFormat },
+  env: NodeJS.ProcessEnv = process.env,
+): {
+  level: string;
+  format: LogFormat;
+} {
+  const level = env.LOG_LEVEL || config.level;
+  if (!LEVELS.includes(level)) {
+    throw new ConfigError(`LOG_LEVEL=${level} is not a log level; use one of ${LEVELS.join(', ')}`);
+  }
+  const format = env.LOG_FORMAT || config.format;
+  if (format !== 'json' && format !== 'pretty') {
+    throw new ConfigError(`LOG_FORMAT=${format} is not a log format; use json or pretty`);
+  }
+  return { level, format };
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
+  const stdout = opts.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: opts.level ?? 'info',
@@ -49,6 +98,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    // Redaction happens before serialisation, so pretty output is redacted too.
+    opts.format === 'pretty' ? prettyDestination(stdout) : stdout,
   );
 }

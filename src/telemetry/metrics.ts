@@ -1,4 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Readiness } from '../broker.ts';
+import { type BrokerError, StsError } from '../errors.ts';
 
 /** All broker metrics, on a registry of their own so several brokers (tests) do not collide. */
 export class Metrics {
@@ -40,6 +42,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly clockSkew = new Gauge({
+    name: 'credential_broker_sts_clock_skew_seconds',
+    help: "STS's clock minus this host's, measured at the last exchange per profile.",
+    labelNames: ['profile'] as const,
+    registers: [this.registry],
+  });
+
+  readonly certificateExpirySeconds = new Gauge({
+    name: 'credential_broker_certificate_expiry_seconds',
+    help: 'Seconds until the client certificate of an x509 profile expires (as last read from disk).',
+    labelNames: ['profile'] as const,
+    registers: [this.registry],
+  });
+
   readonly authFailures = new Counter({
     name: 'credential_broker_auth_failures_total',
     help: 'Credential requests refused for a missing, wrong or other-profile token.',
@@ -47,7 +63,65 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly fetchErrors = new Counter({
+    name: 'credential_broker_fetch_errors_total',
+    help: 'Failed credential fetches by profile, stage (source: the IdP or secret; sts: the exchange) and reason (the error code).',
+    labelNames: ['profile', 'source', 'stage', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly nextAttemptSeconds = new Gauge({
+    name: 'credential_broker_refresh_next_attempt_seconds',
+    help: 'Seconds until the next scheduled refresh or retry per profile (negative: overdue).',
+    labelNames: ['profile'] as const,
+    registers: [this.registry],
+  });
+
+  readonly profileState = new Gauge({
+    name: 'credential_broker_profile_state',
+    help: '1 for the current state of each profile: ready (healthy), stale (valid, refresh failing, in backoff), empty (nothing valid to serve).',
+    labelNames: ['profile', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reloads = new Counter({
+    name: 'credential_broker_config_reloads_total',
+    help: 'Config reloads (SIGHUP or file watch) by outcome: success or error.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts a failed fetch under the stage that failed: STS refusals apart from IdP/secret trouble. */
+  countFailure(labels: { profile: string; source: string }, error: BrokerError): void {
+    this.fetchErrors.inc({
+      ...labels,
+      stage: error instanceof StsError ? 'sts' : 'source',
+      reason: error.code,
+    });
+  }
+
+  /** Scrape-time gauges from the profiles' refresh state (reset first: removed profiles vanish). */
+  updateProfileGauges(profiles: Readiness['profiles'], now = Date.now()): void {
+    this.nextAttemptSeconds.reset();
+    this.profileState.reset();
+    for (const [profile, s] of Object.entries(profiles)) {
+      if (s.nextAttemptAt !== undefined)
+        this.nextAttemptSeconds.set({ profile }, Math.round((s.nextAttemptAt - now) / 1000));
+      for (const state of ['ready', 'stale', 'empty'] as const)
+        this.profileState.set({ profile, state }, s.state === state ? 1 : 0);
+    }
+  }
+
+  /** A profile removed by a reload: drop every per-profile gauge series it had. */
+  forgetProfile(profile: string): void {
+    for (const metric of this.registry.getMetricsAsArray()) {
+      const labelNames = (metric as { labelNames?: string[] }).labelNames ?? [];
+      if (metric instanceof Gauge && labelNames.length === 1 && labelNames[0] === 'profile')
+        metric.remove({ profile });
+    }
   }
 }

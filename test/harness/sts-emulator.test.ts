@@ -772,7 +772,7 @@ describe('wire protocol', () => {
     };
     assert.equal(await code('Action=DeleteEverything&Version=2011-06-15'), '400 InvalidAction');
     assert.equal(await code('Action=GetCallerIdentity&Version=2010-01-01'), '400 InvalidAction');
-    assert.equal(await code('Action=AssumeRoleWithSAML&Version=2011-06-15'), '400 InvalidAction');
+    assert.equal(await code('Action=GetSessionToken&Version=2011-06-15'), '400 InvalidAction');
     assert.equal(await code('Version=2011-06-15'), '400 MissingAction');
     assert.equal(await code('Action=GetCallerIdentity'), '400 MissingParameter');
     assert.equal(

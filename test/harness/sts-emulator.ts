@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ACTIONS, UNIMPLEMENTED_ACTIONS } from './sts/actions.ts';
+import { ACTIONS, issueSession, type SessionRequest, UNIMPLEMENTED_ACTIONS } from './sts/actions.ts';
 import {
   newAccessKeyId,
   newSecretAccessKey,
@@ -18,7 +18,8 @@ import {
 } from './sts/identity.ts';
 import { OidcVerifier } from './sts/oidc.ts';
 import { errors, Params, renderError, renderResult, STS_VERSION, StsError } from './sts/protocol.ts';
-import { type TrustedRole, TrustTable } from './sts/trust.ts';
+import { type SamlCall, type SamlProviderRegistration, SamlVerifier } from './sts/saml.ts';
+import { parseRoleArn, type TrustedRole, TrustTable } from './sts/trust.ts';
 
 export type { Principal, SessionTag } from './sts/identity.ts';
 export { StsError } from './sts/protocol.ts';
@@ -99,6 +100,7 @@ export class StsEmulator {
   private readonly principals = new PrincipalStore();
   private readonly trust = new TrustTable();
   private readonly oidc: OidcVerifier;
+  private readonly saml = new SamlVerifier();
   private readonly counters = new Map<string, number>();
 
   /** Starts listening on 127.0.0.1 on an ephemeral port. */
@@ -147,6 +149,16 @@ export class StsEmulator {
     return this.oidc.register(p);
   }
 
+  /** Like IAM CreateSAMLProvider, from the IdP's metadata or just its signing certificate; returns the ARN. */
+  registerSamlProvider(p: SamlProviderRegistration): string {
+    return this.saml.register(p);
+  }
+
+  /** Every AssumeRoleWithSAML request received (role, provider, DurationSeconds asked for). */
+  samlCalls(): readonly SamlCall[] {
+    return [...this.saml.calls];
+  }
+
   /** Adds a trust statement for a role (creating the role). See TrustedRole for the matching rules. */
   trustRole(r: TrustedRole): void {
     this.trust.add(r);
@@ -167,6 +179,25 @@ export class StsEmulator {
       via: 'CreateAccessKey',
     });
     return { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey, arn };
+  }
+
+  /**
+   * Mints a role session as another AWS service would (IAM Roles Anywhere CreateSession): the
+   * credentials then work for GetCallerIdentity and, as a chain's first hop, for AssumeRole.
+   */
+  issueRoleSession(
+    roleArn: string,
+    request: Partial<SessionRequest> & { sessionName: string; duration: number },
+  ): Principal {
+    const session = issueSession({ now: this.now, principals: this.principals }, parseRoleArn(roleArn), {
+      via: 'CreateSession',
+      tags: [],
+      policy: undefined,
+      policyArns: [],
+      sourceIdentity: undefined,
+      ...request,
+    });
+    return structuredClone(session);
   }
 
   /** What the emulator recorded for credentials it issued (role, tags, policy, expiry, …). */
@@ -245,7 +276,13 @@ export class StsEmulator {
       }
       throw errors.invalidAction(action, version);
     }
-    const ctx = { now: this.now, principals: this.principals, trust: this.trust, oidc: this.oidc };
+    const ctx = {
+      now: this.now,
+      principals: this.principals,
+      trust: this.trust,
+      oidc: this.oidc,
+      saml: this.saml,
+    };
     return handler(ctx, params, {
       method: req.method ?? 'GET',
       rawUrl: req.url ?? '/',

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { Broker } from '../../src/broker.ts';
+import { Broker, type BrokerDeps } from '../../src/broker.ts';
 import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { createLogger, type Logger } from '../../src/telemetry/logger.ts';
@@ -34,7 +34,10 @@ export interface World {
   /** Validated config with the world's STS endpoint and token file filled in. */
   config(profiles: Record<string, unknown>, extra?: Partial<ConfigInput>): Config;
   /** A broker + app (not listening) for a config; closed with the world. */
-  broker(config: Config): Promise<{ broker: Broker; app: FastifyInstance; metrics: Metrics; logger: Logger }>;
+  broker(
+    config: Config,
+    deps?: Pick<BrokerDeps, 'clock' | 'random'>,
+  ): Promise<{ broker: Broker; app: FastifyInstance; metrics: Metrics; logger: Logger }>;
   /** The shared client token the broker created. */
   token(): Promise<string>;
   close(): Promise<void>;
@@ -101,10 +104,10 @@ export async function startWorld(): Promise<World> {
         ...extra,
       });
     },
-    async broker(config) {
+    async broker(config, deps = {}) {
       const logger = createLogger({ level: 'debug', destination: sink });
       const metrics = new Metrics({ processMetrics: false });
-      const broker = new Broker(config, { logger, metrics });
+      const broker = new Broker(config, { logger, metrics, ...deps });
       await broker.tokens.ensureAll();
       const app = buildApp({ broker, logger, metrics, listenHost: '127.0.0.1' });
       built.push({ app, broker });

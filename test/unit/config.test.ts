@@ -43,7 +43,13 @@ describe('config', () => {
     assert.equal(p.role.durationSeconds, 3600);
     assert.equal(p.role.sessionName, 'credential-broker-{profile}');
     assert.equal(p.lazy, false);
-    assert.deepEqual(p.refresh, { before: 30 * 60_000, minRemaining: 20 * 60_000, jitter: 0.1 });
+    assert.deepEqual(p.refresh, {
+      before: 30 * 60_000,
+      minRemaining: 20 * 60_000,
+      jitter: 0.1,
+      backoff: { initial: 1000, max: 5 * 60_000 },
+    });
+    assert.ok(p.source.type === 'oidc');
     assert.equal(p.source.token, 'access_token');
     assert.equal(
       p.source.clientAuth.method === 'client_secret_basic' && p.source.clientAuth.clientSecret,

@@ -11,6 +11,7 @@ import {
 } from './identity.ts';
 import type { OidcVerifier } from './oidc.ts';
 import { errors, isoSeconds, type Params, type XmlNode } from './protocol.ts';
+import { assumeRoleWithSaml, type SamlVerifier } from './saml.ts';
 import { parseAuthorization, type RequestToVerify, verifySignature } from './sigv4.ts';
 import { parseRoleArn, type RoleRef, type TrustTable } from './trust.ts';
 import * as v from './validate.ts';
@@ -20,6 +21,7 @@ export interface ActionContext {
   principals: PrincipalStore;
   trust: TrustTable;
   oidc: OidcVerifier;
+  saml: SamlVerifier;
 }
 
 export type ActionHandler = (ctx: ActionContext, params: Params, req: RequestToVerify) => Promise<XmlNode>;
@@ -27,13 +29,13 @@ export type ActionHandler = (ctx: ActionContext, params: Params, req: RequestToV
 /** Action name → handler. AssumeRoleWith* are unsigned in real STS; the rest need SigV4. */
 export const ACTIONS: Record<string, ActionHandler> = {
   AssumeRoleWithWebIdentity: assumeRoleWithWebIdentity,
+  AssumeRoleWithSAML: assumeRoleWithSaml,
   AssumeRole: assumeRole,
   GetCallerIdentity: getCallerIdentity,
 };
 
 /** Actions real STS has that this emulator does not (answered distinctly from a typo'd action). */
 export const UNIMPLEMENTED_ACTIONS = [
-  'AssumeRoleWithSAML',
   'AssumeRoot',
   'DecodeAuthorizationMessage',
   'GetAccessKeyInfo',
@@ -163,7 +165,7 @@ function authenticate(ctx: ActionContext, req: RequestToVerify): Principal {
   return principal;
 }
 
-function checkRoleMaxDuration(ctx: ActionContext, role: RoleRef, duration: number): void {
+export function checkRoleMaxDuration(ctx: ActionContext, role: RoleRef, duration: number): void {
   if (duration > ctx.trust.maxSessionDuration(role.arn)) {
     throw errors.validation(
       'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
@@ -171,7 +173,7 @@ function checkRoleMaxDuration(ctx: ActionContext, role: RoleRef, duration: numbe
   }
 }
 
-interface SessionRequest {
+export interface SessionRequest {
   sessionName: string;
   duration: number;
   via: string;
@@ -182,7 +184,11 @@ interface SessionRequest {
 }
 
 /** Mints and remembers fresh credentials for a role session. */
-function issueSession(ctx: ActionContext, role: RoleRef, request: SessionRequest): Principal {
+export function issueSession(
+  ctx: Pick<ActionContext, 'now' | 'principals'>,
+  role: RoleRef,
+  request: SessionRequest,
+): Principal {
   const roleId = uniqueId('AROA', role.arn);
   return ctx.principals.add({
     kind: 'assumed-role',
@@ -203,7 +209,7 @@ function issueSession(ctx: ActionContext, role: RoleRef, request: SessionRequest
   });
 }
 
-function credentialsXml(p: Principal): XmlNode {
+export function credentialsXml(p: Principal): XmlNode {
   return {
     AccessKeyId: p.accessKeyId,
     SecretAccessKey: p.secretAccessKey,
@@ -212,7 +218,7 @@ function credentialsXml(p: Principal): XmlNode {
   };
 }
 
-function assumedRoleUserXml(p: Principal): XmlNode {
+export function assumedRoleUserXml(p: Principal): XmlNode {
   return { AssumedRoleId: p.userId, Arn: p.arn };
 }
 

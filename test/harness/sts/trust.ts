@@ -20,6 +20,10 @@ export interface TrustedRole {
   principals?: string[];
   /** AssumeRole: like the `sts:ExternalId` condition. */
   externalId?: string;
+  /** AssumeRoleWithSAML: the trusted SAML provider ARN (Principal.Federated). */
+  samlProvider?: string;
+  /** AssumeRoleWithSAML: like the `SAML:aud` condition; default https://signin.aws.amazon.com/saml. */
+  samlAudience?: string;
 }
 
 export interface RoleRef {
@@ -86,7 +90,7 @@ export class TrustTable {
   /** The first statement that lets this web identity in, and the audience it matched on. */
   matchWebIdentity(roleArn: string, claims: WebIdentityClaims): { audience: string } | undefined {
     for (const s of this.statements.get(roleArn) ?? []) {
-      if (s.principals !== undefined || s.externalId !== undefined) continue;
+      if (s.principals !== undefined || s.externalId !== undefined || s.samlProvider !== undefined) continue;
       if (s.issuer !== undefined && normalizeIssuer(s.issuer) !== claims.issuer) continue;
       if (s.audience !== undefined && !claims.audiences.includes(s.audience)) continue;
       if (!subjectMatches(s.subject, claims.subject)) continue;
@@ -95,10 +99,20 @@ export class TrustTable {
     return undefined;
   }
 
+  /** Whether some statement trusts this SAML provider, with a SAML:aud matching the assertion's Recipient. */
+  matchSaml(roleArn: string, providerArn: string, recipient: string): boolean {
+    return (this.statements.get(roleArn) ?? []).some(
+      (s) =>
+        s.samlProvider === providerArn &&
+        (s.samlAudience ?? 'https://signin.aws.amazon.com/saml') === recipient,
+    );
+  }
+
   /** Whether some statement lets this AWS principal (with this ExternalId) assume the role. */
   matchAwsPrincipal(roleArn: string, caller: AwsCaller, externalId: string | undefined): boolean {
     return (this.statements.get(roleArn) ?? []).some((s) => {
       if (s.issuer !== undefined || s.audience !== undefined || s.subject !== undefined) return false;
+      if (s.samlProvider !== undefined) return false;
       if (s.externalId !== undefined && s.externalId !== externalId) return false;
       if (s.principals === undefined) return true;
       return s.principals.some(

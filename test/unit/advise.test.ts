@@ -1,0 +1,200 @@
+// `advise`: every path of the decision helper, and starter files that are valid as written.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { decide, type Facts, MECHANISMS, type MechanismId } from '../../src/cli/advise/decide.ts';
+import { DEFAULT_PARAMS, starterFor } from '../../src/cli/advise/starter.ts';
+import { adviseCommand } from '../../src/cli/advise.ts';
+import { parseConfig } from '../../src/config/load.ts';
+
+const NOTHING: Facts = {
+  oidc: false,
+  saml: false,
+  kerberos: false,
+  pki: false,
+  kubernetes: false,
+  awsKeys: false,
+  runsOn: 'server',
+};
+
+async function advise(argv: string[], stdin?: NodeJS.ReadableStream) {
+  let stdout = '';
+  let stderr = '';
+  const code = await adviseCommand(
+    argv,
+    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
+    stdin,
+  );
+  return { code, stdout, stderr };
+}
+
+describe('advise: the decision helper', () => {
+  const cases: [string, Partial<Facts>, MechanismId | undefined, MechanismId[]][] = [
+    [
+      'Kubernetes app with a reachable SA issuer',
+      { kubernetes: true, runsOn: 'kubernetes', oidc: true },
+      'kubernetes',
+      ['oidc'],
+    ],
+    ['OIDC provider', { oidc: true, saml: true, kerberos: true }, 'oidc', ['saml', 'kerberos']],
+    ['certificate process, no OIDC', { pki: true, saml: true }, 'mtls', ['saml']],
+    ['SAML only', { saml: true }, 'saml', []],
+    ['Kerberos with a SAML IdP, nothing else', { kerberos: true, saml: true }, 'saml', ['kerberos']],
+    ['AWS keys only', { awsKeys: true }, 'sigv4', []],
+    ['AWS keys and OIDC: OIDC first, keys last', { awsKeys: true, oidc: true }, 'oidc', ['sigv4']],
+    ['nothing', {}, undefined, []],
+    ['Kerberos without a SAML IdP does not fit', { kerberos: true }, undefined, []],
+    ['Kubernetes issuer but the app runs on a server', { kubernetes: true }, undefined, []],
+  ];
+  for (const [name, facts, expected, alternatives] of cases) {
+    it(name, () => {
+      const advice = decide({ ...NOTHING, ...facts });
+      assert.equal(advice.recommended?.id, expected);
+      assert.deepEqual(
+        advice.alternatives.map((a) => a.id),
+        alternatives,
+      );
+      assert.ok(advice.why.length > 40, 'says why');
+    });
+  }
+
+  it('explains why Kerberos alone or AD cannot reach AWS', () => {
+    const advice = decide({ ...NOTHING, kerberos: true });
+    assert.match(
+      advice.notes.join(' '),
+      /STS does not accept Kerberos tickets.*SAML IdP that accepts SPNEGO/,
+    );
+    assert.match(advice.why, /OIDC provider/);
+  });
+
+  it('carries the guidance’s complexity/convenience table', () => {
+    assert.deepEqual(
+      Object.values(MECHANISMS).map((m) => [m.id, m.complexity, m.convenience]),
+      [
+        ['kubernetes', 'medium', 'high'],
+        ['oidc', 'medium', 'high'],
+        ['mtls', 'medium', 'high'],
+        ['saml', 'high', 'medium'],
+        ['kerberos', 'very high', 'low'],
+        ['sigv4', 'low', 'very high'],
+      ],
+    );
+  });
+});
+
+describe('advise: starter files', () => {
+  for (const id of Object.keys(MECHANISMS) as MechanismId[]) {
+    it(`${id}: the config validates against the schema and the trust policy names the right action`, () => {
+      const starter = starterFor(id, DEFAULT_PARAMS);
+      const config = parseConfig(starter.config, '/tmp/advise/config.yaml');
+      assert.equal(config.profiles.default?.role.arn, 'arn:aws:iam::123456789012:role/my-app');
+      const policy = JSON.parse(starter.trustPolicy);
+      const action = [policy.Statement[0].Action].flat();
+      const expected = {
+        kubernetes: 'sts:AssumeRoleWithWebIdentity',
+        oidc: 'sts:AssumeRoleWithWebIdentity',
+        mtls: 'sts:AssumeRole',
+        saml: 'sts:AssumeRoleWithSAML',
+        kerberos: 'sts:AssumeRoleWithSAML',
+        sigv4: 'sts:AssumeRole',
+      }[id];
+      assert.ok(action.includes(expected), `${action} includes ${expected}`);
+      assert.match(starter.awsSetup, /^#!\/bin\/sh\n/);
+      assert.match(
+        starter.awsSetup,
+        /aws iam create-role --role-name my-app --assume-role-policy-document file:\/\/trust-policy\.json/,
+      );
+    });
+  }
+
+  it('OIDC and Kubernetes trust policies pin aud and sub', () => {
+    const k8s = JSON.parse(
+      starterFor('kubernetes', {
+        ...DEFAULT_PARAMS,
+        issuer: 'https://oidc.example.com/c1',
+        namespace: 'shop',
+        serviceAccount: 'checkout',
+      }).trustPolicy,
+    );
+    assert.deepEqual(k8s.Statement[0].Condition.StringEquals, {
+      'oidc.example.com/c1:aud': 'sts.amazonaws.com',
+      'oidc.example.com/c1:sub': 'system:serviceaccount:shop:checkout',
+    });
+    assert.equal(
+      k8s.Statement[0].Principal.Federated,
+      'arn:aws:iam::123456789012:oidc-provider/oidc.example.com/c1',
+    );
+    const saml = JSON.parse(starterFor('saml', DEFAULT_PARAMS).trustPolicy);
+    assert.equal(saml.Statement[0].Condition.StringEquals['SAML:aud'], 'https://signin.aws.amazon.com/saml');
+  });
+});
+
+describe('credential-broker advise (command)', () => {
+  it('prints the recommendation, the alternatives, the table and the starter files; deterministic', async () => {
+    const a = await advise(['--has', 'oidc,saml']);
+    assert.equal(a.code, 0);
+    assert.match(
+      a.stdout,
+      /^Recommended: OIDC {2}→ {2}source\.type: oidc\n {2}complexity medium, convenience high/,
+    );
+    assert.match(
+      a.stdout,
+      /Alternatives you could also use:\n {2}- SAML \(saml; complexity high, convenience medium\)/,
+    );
+    assert.match(a.stdout, /Active Directory \(without Kerberos keytabs\).*not a fit for machine-to-machine/);
+    assert.match(a.stdout, /--- config\.yaml\n# starter config/);
+    assert.match(a.stdout, /--- aws-setup\.sh\n#!\/bin\/sh/);
+    assert.equal((await advise(['--has', 'oidc,saml'])).stdout, a.stdout);
+  });
+
+  it('--out writes the three files; --json gives the same advice', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cb-advise-'));
+    const out = await advise([
+      '--has',
+      'pki',
+      '--account-id',
+      '111122223333',
+      '--role-name',
+      'backup',
+      '--out',
+      dir,
+    ]);
+    assert.equal(out.code, 0);
+    assert.match(out.stderr, /wrote .*config\.yaml, .*trust-policy\.json, .*aws-setup\.sh/);
+    const config = parseConfig(
+      await readFile(path.join(dir, 'config.yaml'), 'utf8'),
+      path.join(dir, 'config.yaml'),
+    );
+    assert.equal(config.profiles.default?.role.arn, 'arn:aws:iam::111122223333:role/backup');
+    assert.equal((await stat(path.join(dir, 'aws-setup.sh'))).mode & 0o111, 0o111);
+    const json = JSON.parse((await advise(['--has', 'pki', '--json'])).stdout);
+    assert.equal(json.recommended.id, 'mtls');
+    assert.equal(json.facts.pki, true);
+  });
+
+  it('asks the questions when told to be interactive', async () => {
+    const answers = Readable.from(['n\n', 'n\n', 'n\n', 'yes\n', 'y\n', 'n\n']);
+    const out = await advise(['--interactive'], answers);
+    assert.equal(out.code, 0);
+    assert.match(out.stderr, /Do you have a SAML IdP/);
+    assert.match(out.stdout, /^Recommended: SAML/);
+    assert.match(out.stdout, /- Kerberos \(saml \(auth\.method: kerberos\)/);
+  });
+
+  it('usage errors exit 64 and say what to write', async () => {
+    const bad = await advise(['--has', 'ldap']);
+    assert.equal(bad.code, 64);
+    assert.match(
+      bad.stderr,
+      /unknown --has value "ldap"; use oidc, saml, kerberos, pki, kubernetes, aws-keys or none/,
+    );
+    assert.equal((await advise(['--runs-on', 'mainframe', '--has', 'oidc'])).code, 64);
+    const none = await advise([], Readable.from([]));
+    assert.equal(none.code, 64);
+    assert.match(none.stderr, /say what you have with --has/);
+    assert.match((await advise(['--help'])).stdout, /credential-broker advise --has oidc,saml/);
+  });
+});
