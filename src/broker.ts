@@ -252,7 +252,8 @@ export class Broker {
     const base = {
       profile: r.name,
       source: r.source.type,
-      role: r.config.role.arn,
+      // With a chain, the role that was served is the last hop's.
+      role: r.config.chain?.at(-1)?.arn ?? r.config.role.arn,
       durationMs: event.durationMs,
     };
     if (event.type === 'refreshed') {

@@ -3,7 +3,6 @@
 // Typical use: a static key of a locked-down IAM user whose only right is sts:AssumeRole, or an
 // EC2 instance profile hopping into another account. A new provider per exchange re-reads the
 // files, so rotated keys need no restart.
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsSourceConfig } from '../config/schema.ts';
 import { SourceError } from '../errors.ts';
 import type { AwsCredentialsProof, Source } from './types.ts';
@@ -22,6 +21,8 @@ export class AwsSource implements Source {
   }
 
   async getProof(): Promise<AwsCredentialsProof> {
+    // Loaded on first use: only brokers with an `aws` profile need the SDK's provider chain (~11 MB).
+    const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
     const provider = fromNodeProviderChain({
       profile: this.cfg.profile,
       filepath: this.cfg.credentialsFile,

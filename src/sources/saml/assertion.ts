@@ -4,8 +4,6 @@
 // oversized or non-XML input, DTDs (entity expansion, external entities), schema-invalid XML,
 // a failed status, no signature at all, an expired assertion, and missing AWS attributes.
 import { createHash } from 'node:crypto';
-import samlify from 'samlify';
-import { validateXML } from 'xmllint-wasm';
 import { SourceError } from '../../errors.ts';
 import type { SamlRolePair } from '../types.ts';
 import { SAML_SCHEMAS } from './schemas.ts';
@@ -64,6 +62,8 @@ export async function parseSamlResponse(base64: string, ctx: ParseContext): Prom
     );
   }
 
+  // Loaded on first use: a broker without SAML profiles should not pay for samlify (~15 MB).
+  const samlify = await loadSamlify();
   const fields = samlify.Extractor.extract(xml, [
     { key: 'status', localPath: ['Response', 'Status', 'StatusCode'], attributes: ['Value'] },
     {
@@ -172,6 +172,7 @@ const MAX_REMEMBERED = 32;
 export async function validateSchema(xml: string, fail: (why: string) => Error): Promise<void> {
   const digest = createHash('sha256').update(xml).digest('hex');
   if (validDigests.has(digest)) return;
+  const { validateXML } = await import('xmllint-wasm');
   let result: Awaited<ReturnType<typeof validateXML>>;
   try {
     result = await validateXML({
@@ -202,4 +203,16 @@ function earliest(...times: unknown[]): number | undefined {
     .map((t) => (typeof t === 'string' ? Date.parse(t) : Number.NaN))
     .filter((t) => !Number.isNaN(t));
   return parsed.length > 0 ? Math.min(...parsed) : undefined;
+}
+
+type Samlify = typeof import('samlify');
+let samlifyModule: Promise<Samlify> | undefined;
+
+/** samlify is CommonJS: depending on the loader, its API is the namespace or its `default`. */
+function loadSamlify(): Promise<Samlify> {
+  samlifyModule ??= import('samlify').then((mod) => {
+    const ns = mod as unknown as Samlify & { default?: Samlify };
+    return ns.Extractor ? ns : (ns.default as Samlify);
+  });
+  return samlifyModule;
 }

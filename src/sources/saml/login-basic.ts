@@ -1,9 +1,10 @@
 // `basic`: an IdP-initiated sign-on URL behind HTTP Basic. The IdP answers with the auto-post form
 // that a browser would submit to AWS; we take its SAMLResponse.
 import { SourceError } from '../../errors.ts';
-import { type Authorizer, expectSuccess, type HttpAnswer, IdpSession } from './http.ts';
+import { type Authorizer, expectSuccess, type HttpAnswer } from './http.ts';
 import {
   basicAuthorization,
+  idpSession,
   type LoginContext,
   type SamlLogin,
   samlResponseFrom,
@@ -48,14 +49,8 @@ export class BasicLogin implements SamlLogin {
   ) {}
 
   async login(): Promise<string> {
-    const { profile, cfg, idpUrl } = this.ctx;
-    const session = new IdpSession({
-      profile,
-      idpUrl,
-      timeout: cfg.timeout,
-      maxResponseBytes: cfg.maxResponseBytes,
-      authorizer: basicAuthorizer(this.auth, profile),
-    });
+    const { profile, idpUrl } = this.ctx;
+    const session = idpSession(this.ctx, basicAuthorizer(this.auth, profile));
     const answer = await session.request(idpUrl);
     if (answer.status === 401) throw loginRejected(answer, this.auth.username, profile, 'HTTP Basic');
     expectSuccess(answer, profile, 'IdP-initiated sign-on');

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { DOMParser, type Element, XMLSerializer } from '@xmldom/xmldom';
 import { SourceError } from '../../errors.ts';
-import { expectSuccess, IdpSession } from './http.ts';
-import type { LoginContext, SamlLogin } from './login.ts';
+import { expectSuccess } from './http.ts';
+import { idpSession, type LoginContext, type SamlLogin } from './login.ts';
 import { basicAuthorizer, loginRejected } from './login-basic.ts';
 
 const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -23,14 +23,8 @@ export class EcpLogin implements SamlLogin {
   ) {}
 
   async login(): Promise<string> {
-    const { profile, cfg, idpUrl } = this.ctx;
-    const session = new IdpSession({
-      profile,
-      idpUrl,
-      timeout: cfg.timeout,
-      maxResponseBytes: cfg.maxResponseBytes,
-      authorizer: basicAuthorizer(this.auth, profile),
-    });
+    const { profile, idpUrl } = this.ctx;
+    const session = idpSession(this.ctx, basicAuthorizer(this.auth, profile));
     const answer = await session.request(idpUrl, {
       method: 'POST',
       headers: {

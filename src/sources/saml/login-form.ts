@@ -4,8 +4,8 @@
 // asks again, says the account is locked, or asks for a second factor ends the login with its own code.
 import { SourceError } from '../../errors.ts';
 import { type HtmlForm, parseForms, samlResponseOf, visibleText } from './html.ts';
-import { expectSuccess, type HttpAnswer, IdpSession } from './http.ts';
-import { type LoginContext, type SamlLogin, secretFor } from './login.ts';
+import { expectSuccess, type HttpAnswer } from './http.ts';
+import { idpSession, type LoginContext, type SamlLogin, secretFor } from './login.ts';
 
 interface FormAuth {
   username: string;
@@ -28,13 +28,8 @@ export class FormLogin implements SamlLogin {
   ) {}
 
   async login(): Promise<string> {
-    const { profile, cfg, idpUrl } = this.ctx;
-    const session = new IdpSession({
-      profile,
-      idpUrl,
-      timeout: cfg.timeout,
-      maxResponseBytes: cfg.maxResponseBytes,
-    });
+    const { profile, idpUrl } = this.ctx;
+    const session = idpSession(this.ctx);
     let page = await session.request(idpUrl);
     let password: string | undefined;
     for (let step = 0; step < MAX_PAGES; step++) {

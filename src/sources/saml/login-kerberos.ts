@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KerberosClient } from 'kerberos';
 import { SourceError } from '../../errors.ts';
-import { type Authorizer, expectSuccess, type HttpAnswer, IdpSession } from './http.ts';
-import { type LoginContext, type SamlLogin, samlResponseFrom } from './login.ts';
+import { type Authorizer, expectSuccess, type HttpAnswer } from './http.ts';
+import { idpSession, type LoginContext, type SamlLogin, samlResponseFrom } from './login.ts';
 
 interface KerberosAuth {
   principal: string;
@@ -43,7 +43,7 @@ export class KerberosLogin implements SamlLogin {
   }
 
   async login(): Promise<string> {
-    const { profile, cfg, idpUrl } = this.ctx;
+    const { profile, idpUrl } = this.ctx;
     const kerberos = await loadKerberos(profile);
     await this.checkKeytab();
     const env = {
@@ -55,13 +55,7 @@ export class KerberosLogin implements SamlLogin {
       const negotiate = new NegotiateAuthorizer(kerberos, this.service, this.principal, profile, (err) =>
         this.mapError(err),
       );
-      const session = new IdpSession({
-        profile,
-        idpUrl,
-        timeout: cfg.timeout,
-        maxResponseBytes: cfg.maxResponseBytes,
-        authorizer: negotiate,
-      });
+      const session = idpSession(this.ctx, negotiate);
       const answer = await session.request(idpUrl);
       if (answer.status === 401) throw this.refused(answer, negotiate.sent);
       expectSuccess(answer, profile, 'Kerberos sign-on');

@@ -4,7 +4,7 @@ import type { SamlSourceConfig } from '../../config/schema.ts';
 import { readSecret } from '../../config/secrets.ts';
 import { BrokerError, SourceError } from '../../errors.ts';
 import { parseForms, samlResponseOf } from './html.ts';
-import type { HttpAnswer } from './http.ts';
+import { type Authorizer, type HttpAnswer, IdpSession } from './http.ts';
 
 export interface LoginContext {
   profile: string;
@@ -15,6 +15,17 @@ export interface LoginContext {
 export interface SamlLogin {
   /** Logs in afresh and returns the base64 SAMLResponse. */
   login(): Promise<string>;
+}
+
+/** A fresh HTTP session (cookies, redirects, limits) with the IdP, answering 401s with `authorizer`. */
+export function idpSession(ctx: LoginContext, authorizer?: Authorizer): IdpSession {
+  return new IdpSession({
+    profile: ctx.profile,
+    idpUrl: ctx.idpUrl,
+    timeout: ctx.cfg.timeout,
+    maxResponseBytes: ctx.cfg.maxResponseBytes,
+    authorizer,
+  });
 }
 
 /** A secret reference resolved for this login; a SecretError keeps its code but names the profile. */
