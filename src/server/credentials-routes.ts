@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker.ts';
 import { UnavailableError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../sts/credentials.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { sendError } from './errors.ts';
 import { FailedTokenLimiter } from './failed-tokens.ts';
@@ -48,7 +48,8 @@ export function credentialsBody(c: AwsCredentials) {
 }
 
 export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOptions): void {
-  const { broker, metrics, logger } = opts;
+  const { broker, metrics } = opts;
+  const logger = auditLogger(opts.logger);
   const { failedTokenMistakes, failedTokenWindow } = broker.config.server.limits;
   const failures = new FailedTokenLimiter(failedTokenMistakes, failedTokenWindow);
 

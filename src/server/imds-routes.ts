@@ -6,7 +6,7 @@ import type { Broker } from '../broker.ts';
 import type { ImdsConfig } from '../config/schema.ts';
 import { ConfigError, UnavailableError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../sts/credentials.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import { credentialsBody } from './credentials-routes.ts';
 import { sendError } from './errors.ts';
 import { ImdsTokenStore } from './imds-tokens.ts';
@@ -57,7 +57,8 @@ export function imdsRoutes(
   app: FastifyInstance,
   opts: { broker: Broker; imds: ImdsConfig; logger: Logger },
 ): void {
-  const { broker, imds, logger } = opts;
+  const { broker, imds } = opts;
+  const logger = auditLogger(opts.logger);
   const roleName = imdsRoleName(broker, imds);
   const tokens = new ImdsTokenStore(imds.maxTokens);
   const maxTtl = Math.min(MAX_TTL_SECONDS, Math.floor(imds.tokenTtlMax / 1000));

@@ -57,6 +57,18 @@ export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
   return [key, `*${dot}${key}`, `*.*${dot}${key}`, `*.*.*${dot}${key}`];
 });
 
+/** Top level and one below: complete for flat objects such as the per-request audit lines. */
+const FLAT_REDACT_PATHS = REDACT_PATHS.filter((p) => !p.startsWith('*.*'));
+
+/**
+ * The logger for per-request audit lines (served, refused). Those are flat objects of known
+ * fields, written on every request, where the deep wildcard paths above cost a third of the
+ * request's CPU time; the flat paths still redact any secret key they could carry.
+ */
+export function auditLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: FLAT_REDACT_PATHS, censor: '[REDACTED]' } });
+}
+
 export type LogFormat = 'json' | 'pretty';
 
 export interface LoggerOptions {

@@ -2,9 +2,10 @@
 // wherever the broker may log it (top level, nested objects, headers, error properties), in both
 // formats; LOG_LEVEL / LOG_FORMAT override the config and are validated.
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
-import { createLogger, type LogFormat, loggingFromEnv } from '../../src/telemetry/logger.ts';
+import { auditLogger, createLogger, type LogFormat, loggingFromEnv } from '../../src/telemetry/logger.ts';
 import { prettyLine } from '../../src/telemetry/pretty.ts';
 
 const SECRET = 'S3CR3T-VALUE-must-not-appear';
@@ -147,5 +148,24 @@ describe('LOG_LEVEL and LOG_FORMAT', () => {
       () => loggingFromEnv(config, { LOG_FORMAT: 'text' }),
       /LOG_FORMAT=text .* use json or pretty/,
     );
+  });
+});
+
+describe('audit logger', () => {
+  it('still redacts secret keys at the top level and one below', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const audit = auditLogger(createLogger({ level: 'info', destination: sink }));
+    audit.info({ profile: 'p', token: 'tok-secret', headers: { authorization: 'auth-secret' } }, 'served');
+    const entry = JSON.parse(lines[0]!);
+    assert.equal(entry.profile, 'p');
+    assert.equal(entry.token, '[REDACTED]');
+    assert.equal(entry.headers.authorization, '[REDACTED]');
+    assert.doesNotMatch(lines.join(''), /tok-secret|auth-secret/);
   });
 });
