@@ -32,6 +32,9 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per credential response is written by the routes; a line per request is noise.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger (a reqId binding): building one runs the redaction paths over
+    // its bindings on every request, which cost ~40% of the listener's throughput (measured).
+    childLoggerFactory: (logger) => logger,
     requestTimeout: limits.requestTimeout,
     connectionTimeout: limits.requestTimeout,
     routerOptions: { maxParamLength: 100 },

@@ -57,16 +57,18 @@ export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
   return [key, `*${dot}${key}`, `*.*${dot}${key}`, `*.*.*${dot}${key}`];
 });
 
-/** Top level and one below: complete for flat objects such as the per-request audit lines. */
-const FLAT_REDACT_PATHS = REDACT_PATHS.filter((p) => !p.startsWith('*.*'));
+/** Top-level keys only: complete for the flat audit lines below. */
+const TOP_LEVEL_REDACT_PATHS = REDACT_PATHS.filter((p) => !p.startsWith('*'));
 
 /**
- * The logger for per-request audit lines (served, refused). Those are flat objects of known
- * fields, written on every request, where the deep wildcard paths above cost a third of the
- * request's CPU time; the flat paths still redact any secret key they could carry.
+ * The logger for per-request audit lines (served, refused), written on every request. Audit
+ * lines are flat objects of known scalar fields (profile, remote, outcome, accessKeyId, ...), so
+ * redacting the secret keys at the top level covers them; the deep wildcard paths of the main
+ * logger would cost more than half of a credential request's CPU time (measured: 10.9k req/s
+ * without a line, 7.7k with top-level paths, 4.9k with paths one level deep).
  */
 export function auditLogger(logger: Logger): Logger {
-  return logger.child({}, { redact: { paths: FLAT_REDACT_PATHS, censor: '[REDACTED]' } });
+  return logger.child({}, { redact: { paths: TOP_LEVEL_REDACT_PATHS, censor: '[REDACTED]' } });
 }
 
 export type LogFormat = 'json' | 'pretty';
