@@ -69,6 +69,18 @@ function hostPath(issuer: string): string {
   return issuer.replace(/^https?:\/\//, '').replace(/\/$/, '');
 }
 
+/** Trust for an IAM OIDC provider: the token's audience must be STS and its subject this app. */
+function webIdentityTrust(provider: string, issuer: string, sub: string): object {
+  return {
+    Effect: 'Allow',
+    Principal: { Federated: provider },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: {
+      StringEquals: { [`${hostPath(issuer)}:aud`]: 'sts.amazonaws.com', [`${hostPath(issuer)}:sub`]: sub },
+    },
+  };
+}
+
 function parts(id: MechanismId, p: StarterParams): { source: object; trust: object; setup: string[] } {
   const oidcProvider = `arn:aws:iam::${p.accountId}:oidc-provider/${hostPath(p.issuer)}`;
   const samlProvider = `arn:aws:iam::${p.accountId}:saml-provider/${p.name}`;
@@ -86,17 +98,11 @@ function parts(id: MechanismId, p: StarterParams): { source: object; trust: obje
     case 'kubernetes':
       return {
         source: { type: 'web-identity-file', tokenFile: '/var/run/secrets/tokens/aws/token' },
-        trust: {
-          Effect: 'Allow',
-          Principal: { Federated: oidcProvider },
-          Action: 'sts:AssumeRoleWithWebIdentity',
-          Condition: {
-            StringEquals: {
-              [`${hostPath(p.issuer)}:aud`]: 'sts.amazonaws.com',
-              [`${hostPath(p.issuer)}:sub`]: `system:serviceaccount:${p.namespace}:${p.serviceAccount}`,
-            },
-          },
-        },
+        trust: webIdentityTrust(
+          oidcProvider,
+          p.issuer,
+          `system:serviceaccount:${p.namespace}:${p.serviceAccount}`,
+        ),
         setup: [
           '# the cluster service-account issuer must serve /.well-known/openid-configuration and its JWKS over https',
           `aws iam create-open-id-connect-provider --url ${p.issuer} --client-id-list sts.amazonaws.com`,
@@ -114,17 +120,7 @@ function parts(id: MechanismId, p: StarterParams): { source: object; trust: obje
           },
           audience: 'sts.amazonaws.com',
         },
-        trust: {
-          Effect: 'Allow',
-          Principal: { Federated: oidcProvider },
-          Action: 'sts:AssumeRoleWithWebIdentity',
-          Condition: {
-            StringEquals: {
-              [`${hostPath(p.issuer)}:aud`]: 'sts.amazonaws.com',
-              [`${hostPath(p.issuer)}:sub`]: p.clientId,
-            },
-          },
-        },
+        trust: webIdentityTrust(oidcProvider, p.issuer, p.clientId),
         setup: [
           `aws iam create-open-id-connect-provider --url ${p.issuer} --client-id-list sts.amazonaws.com`,
         ],
