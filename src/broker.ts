@@ -205,7 +205,8 @@ export class Broker {
   }
 
   private createRuntime(name: string, profile: Profile): ProfileRuntime {
-    const runtime = {
+    for (const warning of chainWarnings(profile.chain)) this.deps.logger.warn({ profile: name }, warning);
+    const runtime: ProfileRuntime = {
       name,
       config: profile,
       source: createSource(name, profile.source),
@@ -213,17 +214,17 @@ export class Broker {
         ...resolveStsSettings(this.config.sts, profile.sts),
         network: resolveNetwork([this.config.network, profile.network]),
       },
-    } as ProfileRuntime;
-    for (const warning of chainWarnings(profile.chain)) this.deps.logger.warn({ profile: name }, warning);
-    runtime.refresher = new Refresher({
-      profile: name,
-      fetch: () => this.fetch(runtime),
-      timings: profile.refresh,
-      backoff: { baseMs: profile.refresh.backoff.initial, maxMs: profile.refresh.backoff.max },
-      clock: this.deps.clock,
-      random: this.deps.random,
-      onEvent: (event) => this.record(runtime, event),
-    });
+      // The callbacks run only after construction, when `runtime` is complete.
+      refresher: new Refresher({
+        profile: name,
+        fetch: () => this.fetch(runtime),
+        timings: profile.refresh,
+        backoff: { baseMs: profile.refresh.backoff.initial, maxMs: profile.refresh.backoff.max },
+        clock: this.deps.clock,
+        random: this.deps.random,
+        onEvent: (event) => this.record(runtime, event),
+      }),
+    };
     return runtime;
   }
 
