@@ -12,7 +12,7 @@ import type { Config, Profile } from './config/schema.ts';
 import { resolveNetwork } from './network.ts';
 import { ClientTokens } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
-import type { Source } from './sources/types.ts';
+import type { Proof, Source } from './sources/types.ts';
 import { noteCertificate } from './sources/x509.ts';
 import { chainWarnings } from './sts/chain.ts';
 import type { AwsCredentials } from './sts/credentials.ts';
@@ -165,6 +165,12 @@ export class Broker {
     return this.fetch(this.runtime(profile));
   }
 
+  /** The two halves of a fetch, one at a time, so that `check` can time and blame each step. */
+  stepsOf(profile: string): { prove(): Promise<Proof>; exchange(proof: Proof): Promise<AwsCredentials> } {
+    const r = this.runtime(profile);
+    return { prove: () => this.proveIdentity(r), exchange: (proof) => this.exchangeProof(r, proof) };
+  }
+
   describe(profile: string): {
     source: string;
     sourceType: string;
@@ -231,10 +237,18 @@ export class Broker {
   private readonly now = () => (this.deps.clock ?? systemClock).now();
 
   private async fetch(r: ProfileRuntime): Promise<AwsCredentials> {
+    return this.exchangeProof(r, await this.proveIdentity(r));
+  }
+
+  private async proveIdentity(r: ProfileRuntime): Promise<Proof> {
     const proof = await r.source.getProof();
     if (proof.kind === 'x509' && r.config.source.type === 'x509') {
       noteCertificate(r.name, proof, r.config.source, this.deps);
     }
+    return proof;
+  }
+
+  private exchangeProof(r: ProfileRuntime, proof: Proof): Promise<AwsCredentials> {
     return exchange({
       profile: r.name,
       proof,

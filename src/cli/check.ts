@@ -1,10 +1,28 @@
+// `credential-broker check`: validates the config, then walks each profile through the steps a
+// fetch takes, timing each and naming the one that fails with its code and fix:
+//   identity source    read the secrets, reach the IdP, authenticate (a proof: JWT, assertion, ...)
+//   STS exchange       the proof (and any chain) for temporary credentials
+//   GetCallerIdentity  what AWS says those credentials are; also measures the STS clock skew
+//   running broker     whether a broker listening on server.listen serves this profile
+import { readFile } from 'node:fs/promises';
 import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, describeError, EXIT, isBrokerError } from '../errors.ts';
+import { networkErrorOf, parseListen } from '../net.ts';
+import type { AwsCredentials } from '../sts/credentials.ts';
 import { getCallerIdentity } from '../sts/exchange.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { Io } from './io.ts';
+
+interface Step {
+  name: 'identity source' | 'STS exchange' | 'GetCallerIdentity' | 'running broker';
+  ok: boolean;
+  skipped?: boolean;
+  durationMs: number;
+  detail?: string;
+  error?: { code: string; message: string };
+}
 
 interface CheckResult {
   profile: string;
@@ -14,10 +32,15 @@ interface CheckResult {
   callerArn?: string;
   expiration?: string;
   durationMs: number;
+  steps: Step[];
+  /** Problems that do not fail the check yet (clock skew). */
+  warnings: string[];
   error?: { code: string; message: string };
 }
 
-/** Validates the config, then per profile: one live exchange, proved by GetCallerIdentity. */
+/** Past this, SigV4 still works (the SDKs correct up to 15 min) but something is wrong with time sync. */
+const SKEW_WARNING_MS = 60_000;
+
 export async function checkCommand(
   opts: { configPath: string; profile?: string; json: boolean },
   io: Io,
@@ -36,23 +59,7 @@ export async function checkCommand(
 
   const results: CheckResult[] = [];
   for (const profile of names) {
-    const info = broker.describe(profile);
-    const started = Date.now();
-    const result: CheckResult = {
-      profile,
-      source: `${info.sourceType} ${info.source}`,
-      role: info.roleArn,
-      ok: false,
-      durationMs: 0,
-    };
-    try {
-      const creds = await broker.fetchOnce(profile);
-      const who = await getCallerIdentity(creds, info.sts, profile);
-      Object.assign(result, { ok: true, callerArn: who.arn, expiration: creds.expiration.toISOString() });
-    } catch (err) {
-      result.error = { code: isBrokerError(err) ? err.code : 'UNEXPECTED', message: describeError(err) };
-    }
-    result.durationMs = Date.now() - started;
+    const result = await checkProfile(broker, profile);
     results.push(result);
     if (!opts.json) io.stdout(formatResult(result));
   }
@@ -62,8 +69,116 @@ export async function checkCommand(
   return failed === 0 ? EXIT.OK : EXIT.FAILURE;
 }
 
+async function checkProfile(broker: Broker, profile: string): Promise<CheckResult> {
+  const info = broker.describe(profile);
+  const steps = broker.stepsOf(profile);
+  const result: CheckResult = {
+    profile,
+    source: `${info.sourceType} ${info.source}`,
+    role: info.roleArn,
+    ok: false,
+    durationMs: 0,
+    steps: [],
+    warnings: [],
+  };
+  const started = Date.now();
+  const proof = await step(result, 'identity source', () => steps.prove());
+  const creds = proof && (await step(result, 'STS exchange', () => steps.exchange(proof)));
+  const who =
+    creds && (await step(result, 'GetCallerIdentity', () => getCallerIdentity(creds, info.sts, profile)));
+  if (creds && who) {
+    Object.assign(result, { callerArn: who.arn, expiration: creds.expiration.toISOString() });
+    const skew = creds.clockSkewMs ?? 0;
+    if (Math.abs(skew) > SKEW_WARNING_MS) {
+      result.warnings.push(
+        `this host's clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} STS's (from its Date header): fix time sync (NTP); past 5 min tokens and SigV4 start to fail`,
+      );
+    }
+    await checkRunningBroker(broker, profile, creds, result);
+  }
+  result.ok = result.steps.every((s) => s.ok);
+  result.error = result.steps.find((s) => !s.ok)?.error;
+  result.durationMs = Date.now() - started;
+  return result;
+}
+
+async function step<T>(
+  result: CheckResult,
+  name: Step['name'],
+  run: () => Promise<T>,
+): Promise<T | undefined> {
+  const started = Date.now();
+  try {
+    const value = await run();
+    result.steps.push({ name, ok: true, durationMs: Date.now() - started });
+    return value;
+  } catch (err) {
+    const error = { code: isBrokerError(err) ? err.code : 'UNEXPECTED', message: describeError(err) };
+    result.steps.push({ name, ok: false, durationMs: Date.now() - started, error });
+    return undefined;
+  }
+}
+
+/** Asks a broker already listening on server.listen for this profile, as an app would. */
+async function checkRunningBroker(
+  broker: Broker,
+  profile: string,
+  creds: AwsCredentials,
+  result: CheckResult,
+) {
+  const { host, port } = parseListen(broker.config.server.listen);
+  const started = Date.now();
+  const done = (fields: Omit<Step, 'name' | 'durationMs'>) =>
+    result.steps.push({ name: 'running broker', durationMs: Date.now() - started, ...fields });
+  if (port === 0)
+    return done({ ok: true, skipped: true, detail: 'server.listen has port 0: nothing to ask' });
+  const url = `${broker.config.server.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/v1/credentials/${profile}`;
+  let token: string;
+  try {
+    token = await readFile(broker.tokens.fileFor(profile), 'utf8');
+  } catch {
+    return done({
+      ok: true,
+      skipped: true,
+      detail: `no token file at ${broker.tokens.fileFor(profile)} (broker never started?)`,
+    });
+  }
+  try {
+    const res = await fetch(url, { headers: { authorization: token }, signal: AbortSignal.timeout(3000) });
+    const body = (await res.json().catch(() => ({}))) as {
+      AccountId?: string;
+      code?: string;
+      message?: string;
+    };
+    if (res.status === 200 && body.AccountId === creds.accountId) {
+      return done({ ok: true, detail: `${url} serves it` });
+    }
+    return done({
+      ok: false,
+      error: {
+        code: body.code ?? `HTTP_${res.status}`,
+        message: `the broker at ${url} answered ${res.status}: ${body.message ?? 'unexpected answer'}`,
+      },
+    });
+  } catch (err) {
+    if (networkErrorOf(err) === 'ECONNREFUSED') {
+      return done({ ok: true, skipped: true, detail: `no broker listening at ${url}` });
+    }
+    return done({
+      ok: false,
+      error: { code: 'BROKER_UNREACHABLE', message: `${url}: ${describeError(err)}` },
+    });
+  }
+}
+
 function formatResult(r: CheckResult): string {
-  const head = `${r.ok ? 'ok  ' : 'FAIL'} ${r.profile}  source=${r.source}  role=${r.role}`;
-  if (r.ok) return `${head}\n     caller=${r.callerArn}  expires=${r.expiration}  (${r.durationMs} ms)\n`;
-  return `${head}\n     ${r.error?.code}: ${r.error?.message}\n`;
+  const lines = [`${r.ok ? 'ok  ' : 'FAIL'} ${r.profile}  source=${r.source}  role=${r.role}`];
+  for (const s of r.steps) {
+    const mark = s.skipped ? '-' : s.ok ? '✓' : '✗';
+    const what = s.error ? `${s.error.code}: ${s.error.message}` : (s.detail ?? '');
+    lines.push(`     ${mark} ${s.name.padEnd(18)} ${String(s.durationMs).padStart(5)} ms  ${what}`.trimEnd());
+  }
+  if (r.callerArn) lines.push(`     caller=${r.callerArn}  expires=${r.expiration}  (${r.durationMs} ms)`);
+  for (const w of r.warnings) lines.push(`     warning: ${w}`);
+  return `${lines.join('\n')}\n`;
 }

@@ -86,10 +86,13 @@ describe('credential-broker CLI', () => {
       both.stdout,
       /caller=arn:aws:sts::123456789012:assumed-role\/app\/credential-broker-good {2}expires=\d{4}-/,
     );
+    // each step, timed; the failing one names its code and fix
+    assert.match(both.stdout, /^ {5}✓ identity source +\d+ ms$/m);
     assert.match(
       both.stdout,
-      /^FAIL untrusted .*\n {5}STS_ACCESS_DENIED: profile "untrusted": STS denied assuming/m,
+      /^FAIL untrusted .*\n {5}✓ identity source +\d+ ms\n {5}✗ STS exchange +\d+ ms {2}STS_ACCESS_DENIED: profile "untrusted": STS denied assuming.*trust policy/m,
     );
+    assert.match(both.stdout, /^ {5}- running broker +\d+ ms {2}server\.listen has port 0/m);
     assert.match(both.stdout, /1 of 2 profiles ok/);
 
     const one = await cli('check', '--config', file, '--profile', 'good', '--json');
@@ -98,10 +101,62 @@ describe('credential-broker CLI', () => {
     assert.equal(report.results.length, 1);
     assert.equal(report.results[0].ok, true);
     assert.equal(report.results[0].role, ROLE_ARN);
+    assert.deepEqual(
+      report.results[0].steps.map((st: { name: string; ok: boolean }) => [st.name, st.ok]),
+      [
+        ['identity source', true],
+        ['STS exchange', true],
+        ['GetCallerIdentity', true],
+        ['running broker', true],
+      ],
+    );
 
     const nope = await cli('check', '--config', file, '--profile', 'nope');
     assert.equal(nope.code, 78);
     assert.match(nope.stderr, /no profile "nope"; configured: good, untrusted/);
+  });
+
+  it('check asks a running broker for the profile, and reports STS clock skew', async () => {
+    const { StsEmulator } = await import('../harness/sts-emulator.ts');
+    const skewed = await StsEmulator.start({ now: () => Date.now() + 3 * 60_000 });
+    try {
+      skewed.registerOidcProvider({ issuer: world.op.issuer, clientIds: ['sts.amazonaws.com'] });
+      skewed.trustRole({ roleArn: ROLE_ARN, issuer: world.op.issuer });
+      const probe = (await import('node:net')).createServer();
+      const port = await new Promise<number>((resolve) =>
+        probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)),
+      );
+      await new Promise((resolve) => probe.close(resolve));
+      const tokenFile = path.join(world.dir, 'running.token');
+      const config = {
+        server: { listen: `127.0.0.1:${port}`, tokenFile },
+        sts: { endpoint: skewed.url },
+        profiles: { default: world.oidcProfile() },
+      };
+      const file = await world.file('running.yaml', stringify(config), 0o644);
+
+      const absent = await cli('check', '--config', file);
+      assert.equal(absent.code, 0, absent.stdout);
+      assert.match(absent.stdout, /- running broker .*no (token file|broker listening)/);
+      assert.match(absent.stdout, /warning: this host's clock is 1[78]\d s behind STS's .*NTP/);
+
+      const { broker, app } = await world.broker(
+        (await import('../../src/config/load.ts')).parseConfig(stringify(config), file),
+      );
+      await broker.start();
+      await app.listen({ host: '127.0.0.1', port });
+      const running = await cli('check', '--config', file);
+      assert.equal(running.code, 0, running.stdout);
+      assert.match(
+        running.stdout,
+        new RegExp(
+          `✓ running broker +\\d+ ms {2}http://127\\.0\\.0\\.1:${port}/v1/credentials/default serves it`,
+        ),
+      );
+      await app.close();
+    } finally {
+      await skewed.close();
+    }
   });
 
   it('serve: listens, becomes ready, serves, and exits 0 on SIGTERM', async () => {
