@@ -98,7 +98,7 @@ export async function startWorld(): Promise<World> {
     config(profiles, extra = {}) {
       return ConfigSchema.parse({
         server: { listen: '127.0.0.1:0', tokenFile: path.join(dir, 'token') },
-        sts: { region: 'us-east-1', endpoint: sts.url, timeout: '3s' },
+        sts: { region: 'us-east-1', endpoint: sts.url, timeout: '10s' },
         logging: { level: 'debug' },
         profiles,
         ...extra,

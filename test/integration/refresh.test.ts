@@ -36,7 +36,7 @@ async function fakeTimeBroker(opts: { skewMs?: number; profile?: Record<string, 
   const secret = await world.file('day-secret', 'day-secret');
   const config = ConfigSchema.parse({
     server: { listen: '127.0.0.1:0', tokenFile: `${world.dir}/token` },
-    sts: { endpoint: sts.url, timeout: '3s', clockSkewTolerance: '1m' },
+    sts: { endpoint: sts.url, timeout: '10s', clockSkewTolerance: '1m' },
     profiles: {
       default: {
         source: {

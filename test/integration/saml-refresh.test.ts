@@ -32,7 +32,7 @@ describe('saml source with the Refresher', () => {
       const password = await world.file('refresh-password', PASSWORD);
       const config = ConfigSchema.parse({
         server: { listen: '127.0.0.1:0', tokenFile: `${world.dir}/token` },
-        sts: { endpoint: sts.url, timeout: '3s' },
+        sts: { endpoint: sts.url, timeout: '10s' },
         profiles: {
           default: {
             source: {
