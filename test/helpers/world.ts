@@ -1,6 +1,7 @@
 // A complete, real test world on loopback: an OpenID Provider (oidc-provider), the STS emulator,
 // a temp folder for secrets and token files, and a broker + fastify app built from a config.
 // Tests call `startWorld()`, tweak it (faults, clients, trust) and `world.close()` at the end.
+import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Broker, type BrokerDeps } from '../../src/broker.ts';
 import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
+import type { BrokerError } from '../../src/errors.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { createLogger, type Logger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
@@ -38,6 +40,8 @@ export interface World {
     config: Config,
     deps?: Pick<BrokerDeps, 'clock' | 'random'>,
   ): Promise<{ broker: Broker; app: FastifyInstance; metrics: Metrics; logger: Logger }>;
+  /** The error of one fetch (source + STS) for a profile that must fail; fails the test if it does not. */
+  failureOf(profile: object, name?: string): Promise<BrokerError>;
   /** The shared client token the broker created. */
   token(): Promise<string>;
   close(): Promise<void>;
@@ -112,6 +116,15 @@ export async function startWorld(): Promise<World> {
       const app = buildApp({ broker, logger, metrics, listenHost: '127.0.0.1' });
       built.push({ app, broker });
       return { broker, app, metrics, logger };
+    },
+    async failureOf(profile, name = 'app') {
+      const { broker } = await world.broker(world.config({ [name]: profile }));
+      try {
+        await broker.fetchOnce(name);
+      } catch (err) {
+        return err as BrokerError;
+      }
+      return assert.fail(`the fetch for profile "${name}" should have failed`);
     },
     async token() {
       const { readFile } = await import('node:fs/promises');

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrokerError } from '../../src/errors.ts';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { consumeWithSdk } from '../helpers/sdk-consume.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
@@ -42,16 +41,6 @@ function awsProfile(extra: object = {}) {
   };
 }
 
-async function failureOf(p: object): Promise<BrokerError> {
-  const { broker } = await world.broker(world.config({ app: p }));
-  try {
-    await broker.fetchOnce('app');
-  } catch (err) {
-    return err as BrokerError;
-  }
-  return assert.fail('the exchange should have failed');
-}
-
 describe('aws source → AssumeRole', () => {
   it('static keys from a shared credentials file: the AWS SDK gets the assumed role through the broker', async () => {
     const { broker, app } = await world.broker(world.config({ deploy: awsProfile() }));
@@ -85,7 +74,7 @@ describe('aws source → AssumeRole', () => {
   it('a profile missing from the file: AWS_CREDENTIALS_UNAVAILABLE naming where it looked', async () => {
     const p = awsProfile();
     p.source.profile = 'nope';
-    const err = await failureOf(p);
+    const err = await world.failureOf(p);
     assert.equal(err.code, 'AWS_CREDENTIALS_UNAVAILABLE');
     assert.match(err.message, /profile nope/);
   });
@@ -133,7 +122,9 @@ describe('role chaining (chain:)', () => {
   });
 
   it('a wrong ExternalId: STS_ACCESS_DENIED naming the hop and the ExternalId condition', async () => {
-    const err = await failureOf(world.oidcProfile({ chain: [{ ...chain[0], externalId: 'wrong-id' }] }));
+    const err = await world.failureOf(
+      world.oidcProfile({ chain: [{ ...chain[0], externalId: 'wrong-id' }] }),
+    );
     assert.equal(err.code, 'STS_ACCESS_DENIED');
     assert.match(err.message, /profile "app": STS denied assuming chain\[0\] role .*partner-access/);
     assert.match(err.message, /sts:ExternalId condition must equal the configured externalId/);
@@ -142,13 +133,13 @@ describe('role chaining (chain:)', () => {
 
   it('a missing ExternalId: the hint says to add one', async () => {
     const { externalId: _, ...noId } = chain[0]!;
-    const err = await failureOf(world.oidcProfile({ chain: [noId] }));
+    const err = await world.failureOf(world.oidcProfile({ chain: [noId] }));
     assert.equal(err.code, 'STS_ACCESS_DENIED');
     assert.match(err.message, /add externalId if it requires sts:ExternalId/);
   });
 
   it('a chain hop may not override an inherited transitive tag (STS refuses, the broker says so)', async () => {
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.oidcProfile({ chain: [chain[0], { arn: HOP2, tags: [{ key: 'team', value: 'other' }] }] }),
     );
     assert.equal(err.code, 'STS_REQUEST_INVALID');

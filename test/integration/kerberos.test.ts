@@ -10,14 +10,13 @@ import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { deadKdcConf, Kdc } from '../harness/kdc.ts';
 import { REPORTS_ROLE_ARN, rolePair, type SamlWorld, startSamlWorld } from '../helpers/saml-world.ts';
+import { consumeWithSdk } from '../helpers/sdk-consume.ts';
 import { ACCOUNT, ROLE_ARN } from '../helpers/world.ts';
 
 const run = promisify(execFile);
-const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sdk-consumer.ts');
 const unavailable = Kdc.unavailable();
 
 let kdc: Kdc;
@@ -94,34 +93,13 @@ function kerberosProfile(principal: string, auth: Record<string, unknown> = {}, 
   };
 }
 
-async function failureOf(name: string, profile: Record<string, unknown>) {
-  const { broker } = await world.broker(world.config({ [name]: profile }));
-  try {
-    await broker.fetchOnce(name);
-  } catch (err) {
-    return err as Error & { code: string; retryable: boolean };
-  }
-  return assert.fail('the login should have failed');
-}
-
 describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip: unavailable }, () => {
   it('end to end: the AWS SDK gets credentials of the role mapped to the keytab’s principal', async () => {
     const { app, broker } = await world.broker(world.config({ billing: kerberosProfile('svc-billing') }));
     await broker.start();
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
-    const out = await run(process.execPath, ['--import', 'tsx', fixture, 'default-chain'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: world.dir,
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_STS: world.sts.url,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        AWS_CONTAINER_CREDENTIALS_FULL_URI: `${base}/v1/credentials/billing`,
-        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: path.join(world.dir, 'token'),
-      },
-      timeout: 30_000,
-    });
-    assert.equal(JSON.parse(out.stdout).arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/svc-billing`);
+    const out = await consumeWithSdk(world, base, 'billing');
+    assert.equal(out.json?.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/svc-billing`);
     assert.deepEqual(world.idp.logins.at(-1), { method: 'negotiate', username: 'svc-billing' });
     // The broker's environment is left as it was (no KRB5CCNAME leaking to other code).
     assert.equal(process.env.KRB5CCNAME, undefined);
@@ -167,9 +145,9 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
 
   describe('failures name the profile, the cause and the fix', () => {
     it('KDC unreachable → KERBEROS_KDC_UNREACHABLE, retryable', async () => {
-      const err = await failureOf(
-        'deadkdc',
+      const err = await world.failureOf(
         kerberosProfile('svc-billing', { krb5Conf: await deadKdcConf(kdc) }),
+        'deadkdc',
       );
       assert.equal(err.code, 'KERBEROS_KDC_UNREACHABLE');
       assert.equal(err.retryable, true);
@@ -177,28 +155,31 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
     });
 
     it('principal not in the keytab → KERBEROS_KEYTAB', async () => {
-      const err = await failureOf('nokey', kerberosProfile('svc-billing', { keytab: keytab('svc-nokeys') }));
+      const err = await world.failureOf(
+        kerberosProfile('svc-billing', { keytab: keytab('svc-nokeys') }),
+        'nokey',
+      );
       assert.equal(err.code, 'KERBEROS_KEYTAB');
       assert.match(err.message, /klist -k/);
     });
 
     it('keytab file missing → KERBEROS_KEYTAB naming the file', async () => {
-      const err = await failureOf(
-        'nofile',
+      const err = await world.failureOf(
         kerberosProfile('svc-billing', { keytab: '/nonexistent/broker.keytab' }),
+        'nofile',
       );
       assert.equal(err.code, 'KERBEROS_KEYTAB');
       assert.match(err.message, /\/nonexistent\/broker\.keytab \(no such file\)/);
     });
 
     it('stale keytab (wrong kvno after a password change) → KERBEROS_KVNO', async () => {
-      const err = await failureOf('stale', kerberosProfile('svc-stale'));
+      const err = await world.failureOf(kerberosProfile('svc-stale'), 'stale');
       assert.equal(err.code, 'KERBEROS_KVNO');
       assert.match(err.message, /export a new keytab/);
     });
 
     it('unknown SPN → KERBEROS_SPN_UNKNOWN with the setspn fix', async () => {
-      const err = await failureOf('spn', kerberosProfile('svc-billing', { spn: 'HTTP/adfs-old' }));
+      const err = await world.failureOf(kerberosProfile('svc-billing', { spn: 'HTTP/adfs-old' }), 'spn');
       assert.equal(err.code, 'KERBEROS_SPN_UNKNOWN');
       assert.match(err.message, /setspn -S HTTP\/adfs-old/);
     });
@@ -206,7 +187,7 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
     it('IdP not offering Negotiate → KERBEROS_NOT_OFFERED', async () => {
       world.idp.offerNegotiate = false;
       try {
-        const err = await failureOf('nonego', kerberosProfile('svc-billing'));
+        const err = await world.failureOf(kerberosProfile('svc-billing'), 'nonego');
         assert.equal(err.code, 'KERBEROS_NOT_OFFERED');
         assert.match(err.message, /it offers: Basic/);
       } finally {
@@ -218,7 +199,7 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
       world.idp.corruptMutualToken = true;
       try {
         const calls = world.sts.calls('AssumeRoleWithSAML');
-        const err = await failureOf('impostor', kerberosProfile('svc-billing'));
+        const err = await world.failureOf(kerberosProfile('svc-billing'), 'impostor');
         assert.equal(err.code, 'KERBEROS_MUTUAL_AUTH_FAILED');
         assert.match(err.message, /did not verify as HTTP\/localhost/);
         assert.equal(world.sts.calls('AssumeRoleWithSAML'), calls, 'its assertion is not used');
@@ -233,14 +214,14 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
         const principal = await skewed.addPrincipal('svc-skew', {
           keytab: path.join(skewed.dir, 'skew.keytab'),
         });
-        const err = await failureOf(
-          'skew',
+        const err = await world.failureOf(
           kerberosProfile('svc-billing', {
             principal,
             realm: undefined,
             keytab: path.join(skewed.dir, 'skew.keytab'),
             krb5Conf: skewed.krb5Conf,
           }),
+          'skew',
         );
         assert.equal(err.code, 'KERBEROS_CLOCK_SKEW');
         assert.match(err.message, /NTP/);

@@ -18,16 +18,6 @@ async function fetchFor(profile: Record<string, unknown>, name = 'app') {
   return { broker, creds: await broker.fetchOnce(name) };
 }
 
-async function failureOf(profile: Record<string, unknown>, name = 'app'): Promise<Error & { code: string }> {
-  const { broker } = await world.broker(world.config({ [name]: profile }));
-  try {
-    await broker.fetchOnce(name);
-  } catch (err) {
-    return err as Error & { code: string };
-  }
-  return assert.fail('the exchange should have failed');
-}
-
 describe('oidc source → AssumeRoleWithWebIdentity', () => {
   it('client_secret_basic: credentials that STS recognises as the assumed role', async () => {
     const { broker, creds } = await fetchFor(world.oidcProfile());
@@ -97,7 +87,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
   });
 
   it('invalid issuer: discovery fails with a message naming the profile and the fix', async () => {
-    const err = await failureOf(world.oidcProfile({ source: { issuer: `${world.op.issuer}/wrong` } }));
+    const err = await world.failureOf(world.oidcProfile({ source: { issuer: `${world.op.issuer}/wrong` } }));
     assert.ok(err instanceof SourceError);
     assert.equal(err.code, 'OIDC_DISCOVERY_FAILED');
     assert.match(err.message, /^profile "app": /);
@@ -106,7 +96,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
 
   it('wrong client secret: OIDC_CLIENT_REJECTED, not retryable, secret not echoed', async () => {
     const wrong = await world.file('wrong-secret', 'not-the-secret');
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.oidcProfile({
         source: { clientAuth: { method: 'client_secret_basic', clientSecret: `file:${wrong}` } },
       }),
@@ -118,7 +108,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
   });
 
   it('missing secret file: SECRET_UNAVAILABLE naming the reference', async () => {
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.oidcProfile({
         source: { clientAuth: { method: 'client_secret_basic', clientSecret: 'file:/nonexistent/secret' } },
       }),
@@ -131,7 +121,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
   });
 
   it('JWT audience rejected by STS: STS_TOKEN_REJECTED', async () => {
-    const err = await failureOf(world.oidcProfile({ source: { clientId: 'other-aud-client' } }));
+    const err = await world.failureOf(world.oidcProfile({ source: { clientId: 'other-aud-client' } }));
     assert.ok(err instanceof StsError);
     assert.equal(err.code, 'STS_TOKEN_REJECTED');
     assert.equal(err.awsCode, 'InvalidIdentityToken');
@@ -139,7 +129,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
   });
 
   it('role not trusted: STS_ACCESS_DENIED with the trust-policy hint', async () => {
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.oidcProfile({ role: { arn: `arn:aws:iam::${ACCOUNT}:role/untrusted` } }),
     );
     assert.equal(err.code, 'STS_ACCESS_DENIED');
@@ -153,7 +143,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
     try {
       late.registerOidcProvider({ issuer: world.op.issuer, clientIds: ['sts.amazonaws.com'] });
       late.trustRole({ roleArn: ROLE_ARN, issuer: world.op.issuer });
-      const err = await failureOf(world.oidcProfile({ sts: { endpoint: late.url } }));
+      const err = await world.failureOf(world.oidcProfile({ sts: { endpoint: late.url } }));
       assert.equal(err.code, 'STS_TOKEN_EXPIRED');
       assert.equal((err as StsError).retryable, true);
       assert.match(err.message, /profile "app".*expired.*clock/);
@@ -165,7 +155,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
   it('IdP down: OIDC_UNREACHABLE, retryable', async () => {
     world.op.down = true;
     try {
-      const err = await failureOf(world.oidcProfile());
+      const err = await world.failureOf(world.oidcProfile());
       assert.equal(err.code, 'OIDC_UNREACHABLE');
       assert.equal((err as SourceError).retryable, true);
     } finally {

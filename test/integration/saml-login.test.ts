@@ -3,11 +3,8 @@
 // and Role pair): every login mode serves the real AWS SDK, roles are chosen by role.arn, the
 // assertion's SessionDuration caps the session, and each login failure has its own coded error.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { ConfigSchema } from '../../src/config/schema.ts';
 import {
@@ -18,26 +15,14 @@ import {
   type SamlWorld,
   startSamlWorld,
 } from '../helpers/saml-world.ts';
+import { consumeWithSdk } from '../helpers/sdk-consume.ts';
 import { ACCOUNT, ROLE_ARN } from '../helpers/world.ts';
-
-const run = promisify(execFile);
-const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sdk-consumer.ts');
 
 let world: SamlWorld;
 before(async () => {
   world = await startSamlWorld();
 });
 after(() => world.close());
-
-async function failureOf(profile: Record<string, unknown>): Promise<Error & { code: string }> {
-  const { broker } = await world.broker(world.config({ app: profile }));
-  try {
-    await broker.fetchOnce('app');
-  } catch (err) {
-    return err as Error & { code: string };
-  }
-  return assert.fail('the exchange should have failed');
-}
 
 describe('saml source: the three login modes serve the AWS SDK for JavaScript v3', () => {
   it('form, basic and ecp profiles each give the SDK credentials that GetCallerIdentity accepts', async () => {
@@ -52,19 +37,9 @@ describe('saml source: the three login modes serve the AWS SDK for JavaScript v3
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     const before = world.sts.calls('GetCallerIdentity');
     for (const profile of ['form', 'basic', 'ecp']) {
-      const out = await run(process.execPath, ['--import', 'tsx', fixture, 'default-chain'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: world.dir,
-          AWS_REGION: 'us-east-1',
-          AWS_ENDPOINT_URL_STS: world.sts.url,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          AWS_CONTAINER_CREDENTIALS_FULL_URI: `${base}/v1/credentials/${profile}`,
-          AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: path.join(world.dir, 'token'),
-        },
-        timeout: 30_000,
-      });
-      const json = JSON.parse(out.stdout);
+      const out = await consumeWithSdk(world, base, profile);
+      const json = out.json;
+      assert.ok(json, `the SDK failed: ${out.stderr}`);
       // RoleSessionName comes from the assertion (AWS ignores any other session name for SAML).
       assert.equal(json.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/svc-app`, profile);
       assert.match(json.accessKeyId, /^ASIA/);
@@ -101,7 +76,7 @@ describe('saml source: role selection', () => {
 
   it('role.arn not offered: SAML_ROLE_NOT_OFFERED lists the roles the assertion offers', async () => {
     const before = world.sts.calls('AssumeRoleWithSAML');
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.samlProfile('basic', 'svc-app', { role: { arn: `arn:aws:iam::${ACCOUNT}:role/missing` } }),
     );
     assert.equal(err.code, 'SAML_ROLE_NOT_OFFERED');
@@ -114,7 +89,7 @@ describe('saml source: role selection', () => {
   });
 
   it('the role offered through two providers: ambiguous until source.principalArn picks one', async () => {
-    const err = await failureOf(world.samlProfile('basic', 'svc-two-providers'));
+    const err = await world.failureOf(world.samlProfile('basic', 'svc-two-providers'));
     assert.equal(err.code, 'SAML_ROLE_AMBIGUOUS');
     assert.match(err.message, /set source\.principalArn/);
     const { broker } = await world.broker(
@@ -158,7 +133,7 @@ describe('saml source: login failures are coded, name the profile, and never sho
     it(`${method}: wrong password → SAML_LOGIN_REJECTED`, async () => {
       const profile = world.samlProfile(method);
       (profile.source as { auth: { password: string } }).auth.password = await wrong();
-      const err = await failureOf(profile);
+      const err = await world.failureOf(profile);
       assert.equal(err.code, 'SAML_LOGIN_REJECTED');
       assert.match(err.message, /^profile "app": .*"svc-app"/);
       assert.ok(!err.message.includes('not-the-password'));
@@ -168,24 +143,24 @@ describe('saml source: login failures are coded, name the profile, and never sho
   it('form: the wrong-password page is quoted', async () => {
     const profile = world.samlProfile('form');
     (profile.source as { auth: { password: string } }).auth.password = await wrong();
-    const err = await failureOf(profile);
+    const err = await world.failureOf(profile);
     assert.match(err.message, /Incorrect user ID or password/);
   });
 
   it('form: locked account page → SAML_ACCOUNT_LOCKED', async () => {
-    const err = await failureOf(world.samlProfile('form', 'svc-locked'));
+    const err = await world.failureOf(world.samlProfile('form', 'svc-locked'));
     assert.equal(err.code, 'SAML_ACCOUNT_LOCKED');
     assert.match(err.message, /locked/);
   });
 
   it('form: MFA page → SAML_MFA_REQUIRED with the fix', async () => {
-    const err = await failureOf(world.samlProfile('form', 'svc-mfa'));
+    const err = await world.failureOf(world.samlProfile('form', 'svc-mfa'));
     assert.equal(err.code, 'SAML_MFA_REQUIRED');
     assert.match(err.message, /exempt this service account from MFA/);
   });
 
   it('an IdP URL that is no sign-on page → SAML_IDP_ERROR (HTTP 404)', async () => {
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.samlProfile('basic', 'svc-app', { source: { idpUrl: `${world.idp.url}/nowhere` } }),
     );
     assert.equal(err.code, 'SAML_IDP_ERROR');
@@ -193,7 +168,7 @@ describe('saml source: login failures are coded, name the profile, and never sho
   });
 
   it('an unreachable IdP → SAML_IDP_UNREACHABLE, retryable', async () => {
-    const err = await failureOf(
+    const err = await world.failureOf(
       world.samlProfile('form', 'svc-app', { source: { idpUrl: 'http://127.0.0.1:1/adfs/ls/' } }),
     );
     assert.equal(err.code, 'SAML_IDP_UNREACHABLE');
@@ -201,7 +176,7 @@ describe('saml source: login failures are coded, name the profile, and never sho
   });
 
   it('no RoleSessionName attribute → SAML_ATTRIBUTE_MISSING before STS is asked', async () => {
-    const err = await failureOf(world.samlProfile('basic', 'svc-nameless'));
+    const err = await world.failureOf(world.samlProfile('basic', 'svc-nameless'));
     assert.equal(err.code, 'SAML_ATTRIBUTE_MISSING');
     assert.match(err.message, /RoleSessionName/);
   });
@@ -209,7 +184,7 @@ describe('saml source: login failures are coded, name the profile, and never sho
   it('a missing password secret → SECRET_UNAVAILABLE naming the profile', async () => {
     const profile = world.samlProfile('basic');
     (profile.source as { auth: { password: string } }).auth.password = 'env:NO_SUCH_SAML_PASSWORD';
-    const err = await failureOf(profile);
+    const err = await world.failureOf(profile);
     assert.equal(err.code, 'SECRET_UNAVAILABLE');
     assert.match(err.message, /^profile "app": .*NO_SUCH_SAML_PASSWORD/);
   });

@@ -49,16 +49,6 @@ function profile(source: object = {}, role: object = {}) {
   };
 }
 
-async function failureOf(p: object): Promise<BrokerError> {
-  const { broker } = await world.broker(world.config({ app: p }));
-  try {
-    await broker.fetchOnce('app');
-  } catch (err) {
-    return err as BrokerError;
-  }
-  return assert.fail('the exchange should have failed');
-}
-
 describe('web-identity-file source → AssumeRoleWithWebIdentity', () => {
   it('the AWS SDK gets credentials for the token in the file; the session is named after its sub', async () => {
     await rotate(await issueToken());
@@ -106,7 +96,7 @@ describe('web-identity-file source → AssumeRoleWithWebIdentity', () => {
   it('expectedAudience: a token for another audience is refused before STS, saying how to fix it', async () => {
     await rotate(await issueToken('other-aud-client'));
     const calls = world.sts.calls('AssumeRoleWithWebIdentity');
-    const err = await failureOf(profile({ expectedAudience: 'sts.amazonaws.com' }));
+    const err = await world.failureOf(profile({ expectedAudience: 'sts.amazonaws.com' }));
     assert.equal(err.code, 'WEB_IDENTITY_AUDIENCE_MISMATCH');
     assert.match(err.message, /audience "not-sts", not "sts.amazonaws.com"/);
     assert.equal(world.sts.calls('AssumeRoleWithWebIdentity'), calls);
@@ -114,13 +104,13 @@ describe('web-identity-file source → AssumeRoleWithWebIdentity', () => {
 
   it('without expectedAudience, STS itself rejects the wrong audience: STS_TOKEN_REJECTED', async () => {
     await rotate(await issueToken('other-aud-client'));
-    const err = await failureOf(profile());
+    const err = await world.failureOf(profile());
     assert.equal(err.code, 'STS_TOKEN_REJECTED');
   });
 
   it('a missing token file: WEB_IDENTITY_TOKEN_UNREADABLE, asking whether the volume is mounted', async () => {
     await rm(tokenFile, { force: true });
-    const err = await failureOf(profile());
+    const err = await world.failureOf(profile());
     assert.equal(err.code, 'WEB_IDENTITY_TOKEN_UNREADABLE');
     assert.match(err.message, /no such file; is the projected token volume mounted/);
   });

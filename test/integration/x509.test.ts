@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { rename, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { BrokerError } from '../../src/errors.ts';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { reencodeKey, TestCa } from '../harness/test-ca.ts';
@@ -72,16 +71,6 @@ async function x509Profile(
   };
 }
 
-async function failureOf(profile: object): Promise<BrokerError> {
-  const { broker } = await world.broker(world.config({ app: profile }));
-  try {
-    await broker.fetchOnce('app');
-  } catch (err) {
-    return err as BrokerError;
-  }
-  return assert.fail('the exchange should have failed');
-}
-
 describe('x509 source → IAM Roles Anywhere CreateSession', () => {
   it('EC key: the AWS SDK gets credentials through the broker that GetCallerIdentity accepts', async () => {
     const { leaf, profile } = await x509Profile('ec-host');
@@ -139,12 +128,15 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
     // The certificate x509Profile issued does not match `leaf`'s key: use leaf's certificate.
     profile.source.certificateFile = await world.file('enc-host.crt', leaf.certPem, 0o644);
 
-    const missing = await failureOf(profile);
+    const missing = await world.failureOf(profile);
     assert.equal(missing.code, 'X509_KEY_INVALID');
     assert.match(missing.message, /profile "app".*encrypted.*source\.passphrase/);
 
     const wrong = await world.file('wrong-pass', 'battery staple\n');
-    const bad = await failureOf({ ...profile, source: { ...profile.source, passphrase: `file:${wrong}` } });
+    const bad = await world.failureOf({
+      ...profile,
+      source: { ...profile.source, passphrase: `file:${wrong}` },
+    });
     assert.equal(bad.code, 'X509_KEY_INVALID');
     assert.match(bad.message, /cannot be decrypted: check source\.passphrase/);
 
@@ -194,12 +186,15 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
     // The intermediate came from the bundle: without it the chain would not reach the anchor.
     assert.equal(ra.log.at(-1)?.serial, BigInt(`0x${leaf.cert.serialNumber}`).toString(10));
 
-    const old = await failureOf({ source: { ...source, pkcs12File: legacy }, role: { arn: ROLE } });
+    const old = await world.failureOf({ source: { ...source, pkcs12File: legacy }, role: { arn: ROLE } });
     assert.equal(old.code, 'X509_CERT_INVALID');
     assert.match(old.message, /legacy algorithm .*openssl pkcs12 -export/);
 
     const wrong = await world.file('p12-wrong', 'nope');
-    const bad = await failureOf({ source: { ...source, passphrase: `file:${wrong}` }, role: { arn: ROLE } });
+    const bad = await world.failureOf({
+      source: { ...source, passphrase: `file:${wrong}` },
+      role: { arn: ROLE },
+    });
     assert.equal(bad.code, 'X509_KEY_INVALID');
     assert.match(bad.message, /check source\.passphrase/);
   });
@@ -230,7 +225,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
   it('a certificate from another CA is refused by Roles Anywhere: ROLES_ANYWHERE_DENIED naming the trust anchor', async () => {
     const otherRoot = await TestCa.root('Some Other CA', 'ec');
     const { profile } = await x509Profile('rogue-host', { ca: otherRoot });
-    const err = await failureOf(profile);
+    const err = await world.failureOf(profile);
     assert.equal(err.code, 'ROLES_ANYWHERE_DENIED');
     assert.match(err.message, /Untrusted certificate/);
     assert.match(err.message, /trust anchor holds the CA/);
@@ -240,7 +235,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
   it('a certificate without its intermediate does not chain to the anchor', async () => {
     const { profile } = await x509Profile('no-chain');
     const { chainFile: _, ...source } = profile.source;
-    const err = await failureOf({ ...profile, source });
+    const err = await world.failureOf({ ...profile, source });
     assert.equal(err.code, 'ROLES_ANYWHERE_DENIED');
   });
 
@@ -252,7 +247,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
     const { profile } = await x509Profile('old-host', { key: leaf.keyPem });
     profile.source.certificateFile = await world.file('old-host.crt', leaf.certPem, 0o644);
     const before = ra.log.length;
-    const err = await failureOf(profile);
+    const err = await world.failureOf(profile);
     assert.equal(err.code, 'X509_CERT_EXPIRED');
     assert.equal(err.retryable, true);
     assert.match(err.message, /expired at .*renew it/);
@@ -262,7 +257,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
   it('a key that does not belong to the certificate: X509_KEY_MISMATCH', async () => {
     const stranger = await issuing.issue('stranger');
     const { profile } = await x509Profile('mismatch-host', { key: stranger.keyPem });
-    const err = await failureOf(profile);
+    const err = await world.failureOf(profile);
     assert.equal(err.code, 'X509_KEY_MISMATCH');
   });
 
@@ -270,7 +265,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
     const { profile } = await x509Profile('other-role', {
       role: { arn: `arn:aws:iam::${ACCOUNT}:role/not-listed` },
     });
-    const err = await failureOf(profile);
+    const err = await world.failureOf(profile);
     assert.equal(err.code, 'ROLES_ANYWHERE_DENIED');
     assert.match(err.message, /not in the profile/);
   });

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   type BackoffTimings,
-  type Clock,
   EXPIRY_SAFETY_MS,
   type RefreshEvent,
   Refresher,
