@@ -1,6 +1,10 @@
 // The one source of truth for configuration: these zod schemas give both the TypeScript types
 // (`Config`, `Profile`, ...) and the validation, with messages that say what to write instead.
 // Adding a source type = one more member of `SourceSchema` (and its file in src/sources/).
+// Every setting carries `.meta({ description })`: docs/config-reference.md is generated from it
+// (`npm run docs:config`) and a test fails on a setting without one. Shared schemas (DurationSchema,
+// SecretRefSchema, ...) carry none, so that each use has to say what it is for. `defaultText` states
+// a default applied at run time rather than by the schema (the reference shows it as the default).
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackHost, parseListen } from '../net.ts';
@@ -53,80 +57,169 @@ const HttpUrlSchema = z
     error: 'use https: plain http is only allowed to a loopback address (127.0.0.1, ::1, localhost)',
   });
 
-/** STS client settings; on the top level they are the default for every profile. */
+/** STS client settings; on the top level they are the default for every profile. The run-time
+ * defaults (`defaultText`) are DEFAULT_STS in src/sts/exchange.ts; the reference test checks that
+ * they agree. */
 export const StsSettingsSchema = z.strictObject({
-  /** STS is regional; us-east-1 is also what the global endpoint means. */
   region: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region, like us-east-1 or eu-west-1' })
-    .optional(),
-  /** Override for VPC endpoints, FIPS endpoints or a test emulator. */
-  endpoint: HttpUrlSchema.optional(),
-  /** Bound on one STS call, so a hung connection cannot stall a refresh. */
-  timeout: DurationSchema.optional(),
-  /** The FIPS 140 endpoint of the region (sts-fips.REGION.amazonaws.com). */
-  useFipsEndpoint: z.boolean().optional(),
-  /** Warn (log + metric) when STS's clock and ours differ by more than this (default 5m).
-   * Expirations are corrected for the skew either way; beyond 15 min SigV4 itself fails. */
-  clockSkewTolerance: DurationSchema.optional(),
+    .optional()
+    .meta({
+      description:
+        'AWS region whose regional STS endpoint (sts.REGION.amazonaws.com) is called; us-east-1 is also what the global endpoint means.',
+      defaultText: '`us-east-1`',
+      examples: ['eu-west-1'],
+    }),
+  endpoint: HttpUrlSchema.optional().meta({
+    description:
+      'STS endpoint URL to call instead of the regional one: an STS VPC endpoint, or a test emulator. https only (plain http only to a loopback address).',
+    defaultText: 'the regional endpoint',
+    examples: ['https://vpce-0abc-123.sts.eu-west-1.vpce.amazonaws.com'],
+  }),
+  timeout: DurationSchema.optional().meta({
+    description:
+      'Bound on one STS call, so that a hung connection cannot stall a refresh (the refresh is then retried with backoff).',
+    defaultText: '`10s`',
+  }),
+  useFipsEndpoint: z.boolean().optional().meta({
+    description: "Call the region's FIPS 140 endpoint, sts-fips.REGION.amazonaws.com.",
+    defaultText: '`false`',
+  }),
+  clockSkewTolerance: DurationSchema.optional().meta({
+    description:
+      "Log a warning when STS's clock and this host's differ by more than this (the skew is a metric either way). Served expirations are corrected for the skew; beyond 15 min SigV4 signing itself fails.",
+    defaultText: '`5m`',
+  }),
 });
 
 /** How outbound requests (STS, Roles Anywhere) leave this host. */
 export const NetworkSchema = z.strictObject({
-  /** An HTTP CONNECT proxy, http(s)://[user:pass@]host:port, or "none" to ignore HTTPS_PROXY.
-   * Unset: $HTTPS_PROXY / $https_proxy. */
   proxy: z
     .string()
     .refine((v) => v === 'none' || /^https?:\/\/[^/\s]+(\/.*)?$/.test(v), {
       error: 'proxy must be an http(s)://host:port URL or "none"',
     })
-    .optional(),
-  /** Hosts that bypass the proxy: exact names, .suffix, IPs, optional :port, or "*". Unset: $NO_PROXY / $no_proxy. */
-  noProxy: z.array(z.string().min(1)).optional(),
-  /** Extra CA certificates (PEM) to trust, e.g. a TLS-inspecting proxy's; the system roots stay trusted. */
-  caFile: z.string().min(1).optional(),
+    .optional()
+    .meta({
+      description:
+        'HTTP CONNECT proxy for STS and Roles Anywhere requests, `http(s)://[user:pass@]host:port`, or `none` to ignore the proxy environment variables. A proxy that is down fails the exchange (retried), never a silent direct connection; OIDC issuers and SAML IdPs are reached directly.',
+      defaultText: '`$HTTPS_PROXY` or `$https_proxy`',
+      examples: ['http://proxy.corp.example:3128'],
+    }),
+  noProxy: z
+    .array(z.string().min(1))
+    .optional()
+    .meta({
+      description:
+        'Hosts reached without the proxy: exact names, `.domain` suffixes, IP addresses, each with an optional `:port`, or `*` for every host.',
+      defaultText: '`$NO_PROXY` or `$no_proxy` (comma-separated)',
+      examples: [['.corp.example', '192.0.2.10', 'sts.eu-west-1.amazonaws.com:443']],
+    }),
+  caFile: z.string().min(1).optional().meta({
+    description:
+      "PEM file of extra CA certificates to trust on outbound TLS, e.g. a TLS-inspecting proxy's; the system roots stay trusted.",
+  }),
 });
 
 const ClientSecretAuthSchema = z.strictObject({
-  method: z.enum(['client_secret_basic', 'client_secret_post']),
-  clientSecret: SecretRefSchema,
+  method: z.enum(['client_secret_basic', 'client_secret_post']).meta({
+    description:
+      'Send the client secret in an HTTP Basic `Authorization` header (`client_secret_basic`) or in the token request body (`client_secret_post`), whichever the client is registered for.',
+  }),
+  clientSecret: SecretRefSchema.meta({
+    description:
+      'The client secret, as a secret reference; read again on every token request, so rotating it needs no restart.',
+    examples: ['file:/etc/credential-broker/secrets/billing-batch'],
+  }),
 });
 
 const PrivateKeyJwtAuthSchema = z.strictObject({
-  method: z.literal('private_key_jwt'),
-  /** PEM (PKCS#8) or a private JWK as JSON. */
-  privateKey: SecretRefSchema,
-  alg: z.enum(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']).default('RS256'),
-  /** `kid` header of the client assertion; defaults to the JWK's own `kid`. */
-  keyId: z.string().optional(),
+  method: z.literal('private_key_jwt').meta({
+    description:
+      'Authenticate with a JWT signed by a private key (RFC 7523): the provider holds only the public key, so no shared secret exists.',
+  }),
+  privateKey: SecretRefSchema.meta({
+    description:
+      'The signing key, a PKCS#8 PEM or a private JWK (JSON), as a secret reference; read again on every token request.',
+    examples: ['credential:oidc-key'],
+  }),
+  alg: z
+    .enum(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'])
+    .default('RS256')
+    .meta({ description: 'Signature algorithm of the client assertion; it must suit the key type.' }),
+  keyId: z.string().optional().meta({
+    description: '`kid` header of the client assertion, for providers that select the key by it.',
+    defaultText: "the JWK's own `kid`, if any",
+  }),
 });
 
 export const OidcSourceSchema = z.strictObject({
-  type: z.literal('oidc'),
-  /** Issuer URL; its discovery document gives the token endpoint. http only for loopback (tests). */
-  issuer: HttpUrlSchema,
-  clientId: z.string().min(1),
-  clientAuth: z.discriminatedUnion('method', [ClientSecretAuthSchema, PrivateKeyJwtAuthSchema], {
-    error: 'clientAuth.method must be client_secret_basic, client_secret_post or private_key_jwt',
+  type: z.literal('oidc').meta({
+    description:
+      'OAuth 2.0 client_credentials at an OIDC provider; the JWT it returns is exchanged at STS AssumeRoleWithWebIdentity.',
   }),
-  scope: z.string().optional(),
-  /** `audience` token-request parameter, for providers that use it (Auth0, Okta custom AS). */
-  audience: z.string().optional(),
-  /** RFC 8707 resource indicator, for providers that use it (oidc-provider, Keycloak). */
+  issuer: HttpUrlSchema.meta({
+    description:
+      'Issuer URL; its discovery document (`/.well-known/openid-configuration`) gives the token endpoint. https only (plain http only to a loopback address).',
+    examples: ['https://idp.example.com/realms/machines'],
+  }),
+  clientId: z.string().min(1).meta({ description: 'The OAuth client ID registered at the provider.' }),
+  clientAuth: z
+    .discriminatedUnion('method', [ClientSecretAuthSchema, PrivateKeyJwtAuthSchema], {
+      error: 'clientAuth.method must be client_secret_basic, client_secret_post or private_key_jwt',
+    })
+    .meta({ description: 'How the client authenticates at the token endpoint, chosen by `method`.' }),
+  scope: z.string().optional().meta({
+    description: '`scope` token-request parameter (space-separated scopes); not sent when unset.',
+  }),
+  audience: z
+    .string()
+    .optional()
+    .meta({
+      description:
+        '`audience` token-request parameter, for providers that use it (Auth0, Okta custom authorization servers); not sent when unset.',
+      examples: ['sts.amazonaws.com'],
+    }),
   resource: z
     .url({ error: 'resource must be an absolute URI, like urn:aws:sts or https://sts.amazonaws.com' })
-    .optional(),
-  /** Which JWT to present to STS. client_credentials responses rarely carry an id_token. */
-  token: z.enum(['access_token', 'id_token']).default('access_token'),
-  timeout: DurationSchema.default(10_000),
+    .optional()
+    .meta({
+      description:
+        'RFC 8707 resource indicator, an absolute URI, for providers that use it (oidc-provider, Keycloak); not sent when unset.',
+      examples: ['urn:aws:sts'],
+    }),
+  token: z.enum(['access_token', 'id_token']).default('access_token').meta({
+    description:
+      'Which token of the response to present to STS; it must be a JWT. client_credentials responses rarely carry an id_token.',
+  }),
+  timeout: DurationSchema.default(10_000).meta({
+    description: 'Bound on each request to the provider (discovery, token).',
+  }),
 });
 
 export const WebIdentityFileSourceSchema = z.strictObject({
-  type: z.literal('web-identity-file'),
-  /** The JWT file (a Kubernetes projected service-account token, SPIFFE JWT-SVID, CI token), re-read on every exchange. */
-  tokenFile: z.string().min(1),
-  /** Refuse a token whose `aud` lacks this value before asking STS (e.g. sts.amazonaws.com). */
-  expectedAudience: z.string().min(1).optional(),
+  type: z.literal('web-identity-file').meta({
+    description:
+      'A JWT that something else keeps fresh in a file, exchanged at STS AssumeRoleWithWebIdentity.',
+  }),
+  tokenFile: z
+    .string()
+    .min(1)
+    .meta({
+      description:
+        'The JWT file (a Kubernetes projected service-account token, a SPIFFE JWT-SVID, a CI OIDC token); read again on every exchange, so a rotated token is simply picked up.',
+      examples: ['/var/run/secrets/tokens/token'],
+    }),
+  expectedAudience: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'Refuse a token whose `aud` lacks this value before asking STS (`WEB_IDENTITY_AUDIENCE_MISMATCH`), so a wrongly projected token fails clearly.',
+      examples: ['sts.amazonaws.com'],
+    }),
 });
 
 const rolesAnywhereArn = (kind: 'trust-anchor' | 'profile') =>
@@ -137,109 +230,227 @@ const rolesAnywhereArn = (kind: 'trust-anchor' | 'profile') =>
     });
 
 export const X509SourceSchema = z.strictObject({
-  type: z.literal('x509'),
-  /** PEM certificate; more certificates after it in the same file (a fullchain.pem) are sent as the chain.
-   * Re-read on every exchange, so a renewal on disk needs no restart. */
-  certificateFile: z.string().min(1).optional(),
-  /** PEM intermediates between the certificate and the trust anchor's CA. */
-  chainFile: z.string().min(1).optional(),
-  /** PEM private key (PKCS#8, PKCS#1 or SEC1; RSA or EC; encrypted or not). */
-  privateKey: SecretRefSchema.optional(),
-  /** Instead of certificateFile + privateKey: a PKCS#12 (.p12/.pfx) bundle with both (and the chain). */
-  pkcs12File: z.string().min(1).optional(),
-  /** Passphrase of an encrypted private key or of the PKCS#12 bundle. */
-  passphrase: SecretRefSchema.optional(),
-  trustAnchorArn: rolesAnywhereArn('trust-anchor'),
-  profileArn: rolesAnywhereArn('profile'),
-  /** Roles Anywhere region; default: the trust anchor ARN's region. */
+  type: z.literal('x509').meta({
+    description:
+      'A client certificate and its private key sign IAM Roles Anywhere CreateSession (AWS4-X509-RSA-SHA256 / AWS4-X509-ECDSA-SHA256).',
+  }),
+  certificateFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'PEM certificate; more certificates after it in the same file (a fullchain.pem) are sent as the chain. Read again on every exchange, so a renewal on disk needs no restart. Required unless `pkcs12File` is set.',
+      examples: ['/etc/pki/broker/host.crt'],
+    }),
+  chainFile: z.string().min(1).optional().meta({
+    description: "PEM intermediates between the certificate and the trust anchor's CA.",
+  }),
+  privateKey: SecretRefSchema.optional().meta({
+    description:
+      "The certificate's PEM private key (PKCS#8, PKCS#1 or SEC1; RSA or EC; encrypted with `passphrase` or not), as a secret reference. Required unless `pkcs12File` is set.",
+    examples: ['file:/etc/pki/broker/host.key'],
+  }),
+  pkcs12File: z.string().min(1).optional().meta({
+    description:
+      'Instead of `certificateFile` + `privateKey`: a PKCS#12 (.p12/.pfx) bundle holding both (and the chain). PBES2/AES bundles only, as OpenSSL 3 writes; a legacy RC2/3DES bundle is refused with the command that re-exports it.',
+  }),
+  passphrase: SecretRefSchema.optional().meta({
+    description: 'Passphrase of an encrypted private key or of the PKCS#12 bundle, as a secret reference.',
+    examples: ['credential:host-key-passphrase'],
+  }),
+  trustAnchorArn: rolesAnywhereArn('trust-anchor').meta({
+    description: "ARN of the Roles Anywhere trust anchor that holds the certificate's issuing CA.",
+    examples: [
+      'arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/0b5e1d9c-1b7a-4b8e-9f0e-2d1c3b4a5e6f',
+    ],
+  }),
+  profileArn: rolesAnywhereArn('profile').meta({
+    description:
+      "ARN of the Roles Anywhere profile that lists `role.arn`; session policies belong on this profile, not in the broker's config.",
+    examples: ['arn:aws:rolesanywhere:eu-west-1:123456789012:profile/6f5e4d3c-2b1a-4c9d-8e7f-0a1b2c3d4e5f'],
+  }),
   region: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region, like us-east-1 or eu-west-1' })
-    .optional(),
-  /** Roles Anywhere endpoint override (VPC endpoint, emulator). */
-  endpoint: HttpUrlSchema.optional(),
-  useFipsEndpoint: z.boolean().default(false),
-  /** Send role.sessionName (the Roles Anywhere profile must accept role session names); otherwise
-   * Roles Anywhere names the session after the certificate's serial number. */
-  sendSessionName: z.boolean().default(false),
-  /** Warn (log line + metric) when the certificate expires within this long. */
-  certExpiryWarning: DurationSchema.default(14 * 86_400_000),
-  timeout: DurationSchema.default(10_000),
+    .optional()
+    .meta({
+      description: 'Region of the Roles Anywhere endpoint to call.',
+      defaultText: "the trust anchor ARN's region",
+    }),
+  endpoint: HttpUrlSchema.optional().meta({
+    description:
+      'Roles Anywhere endpoint URL instead of the regional one (a VPC endpoint, an emulator). https only (plain http only to a loopback address).',
+    defaultText: 'the regional endpoint',
+  }),
+  useFipsEndpoint: z.boolean().default(false).meta({
+    description: "Call the region's FIPS endpoint, rolesanywhere-fips.REGION.amazonaws.com.",
+  }),
+  sendSessionName: z.boolean().default(false).meta({
+    description:
+      "Send `role.sessionName` (the Roles Anywhere profile must accept role session names); otherwise Roles Anywhere names the session after the certificate's serial number.",
+  }),
+  certExpiryWarning: DurationSchema.default(14 * 86_400_000).meta({
+    description:
+      'Every exchange logs a warning while the certificate expires within this long; the metric `credential_broker_certificate_expiry_seconds` shows the time left either way.',
+  }),
+  timeout: DurationSchema.default(10_000).meta({ description: 'Bound on the CreateSession request.' }),
 });
 
 export const AwsSourceSchema = z.strictObject({
-  type: z.literal('aws'),
-  /** Profile in the shared config/credentials files; default: the SDK's default chain order. */
-  profile: z.string().min(1).optional(),
-  /** Shared credentials file (static keys); default ~/.aws/credentials (or $AWS_SHARED_CREDENTIALS_FILE). */
-  credentialsFile: z.string().min(1).optional(),
-  /** Shared config file; default ~/.aws/config (or $AWS_CONFIG_FILE). */
-  configFile: z.string().min(1).optional(),
+  type: z.literal('aws').meta({
+    description:
+      "The AWS SDK's standard credential chain (environment, shared files, SSO, credential_process, container or instance metadata), then STS AssumeRole into `role.arn`.",
+  }),
+  profile: z.string().min(1).optional().meta({
+    description: 'Profile in the shared config and credentials files.',
+    defaultText: "the SDK's default chain order",
+  }),
+  credentialsFile: z.string().min(1).optional().meta({
+    description:
+      'Shared credentials file (static keys); read again on every exchange, so rotating the keys needs no restart. Keep it mode 0600.',
+    defaultText: '`~/.aws/credentials` (or `$AWS_SHARED_CREDENTIALS_FILE`)',
+  }),
+  configFile: z.string().min(1).optional().meta({
+    description: 'Shared config file.',
+    defaultText: '`~/.aws/config` (or `$AWS_CONFIG_FILE`)',
+  }),
 });
 
 const SamlUsernameSchema = z.string().min(1, { error: 'username must not be empty' });
+const SAML_USERNAME = {
+  description:
+    "The service account's login name, in the form the IdP expects (plain config: it is not a secret).",
+  examples: ['EXAMPLE\\svc-billing', 'svc-billing@example.com'],
+};
+const SAML_PASSWORD = {
+  description:
+    "The account's password, as a secret reference; read again on every login, so rotating it needs no restart.",
+  examples: ['file:/etc/credential-broker/secrets/svc-billing'],
+};
 
 const SamlEcpAuthSchema = z.strictObject({
-  method: z.literal('ecp'),
-  username: SamlUsernameSchema,
-  password: SecretRefSchema,
+  method: z.literal('ecp').meta({
+    description:
+      "SAML ECP: an AuthnRequest for AWS in a SOAP envelope, posted to `idpUrl` (the IdP's ECP endpoint) with HTTP Basic; the standard unattended profile.",
+  }),
+  username: SamlUsernameSchema.meta(SAML_USERNAME),
+  password: SecretRefSchema.meta(SAML_PASSWORD),
 });
 
 const SamlFormAuthSchema = z.strictObject({
-  method: z.literal('form'),
-  username: SamlUsernameSchema,
-  password: SecretRefSchema,
-  /** Login form field names; found from the form (its text and password inputs) when not set. */
-  usernameField: z.string().min(1).optional(),
-  passwordField: z.string().min(1).optional(),
+  method: z.literal('form').meta({
+    description:
+      'Fill in and post the login form at the IdP-initiated sign-on URL (redirects and cookies followed), as a browser would.',
+  }),
+  username: SamlUsernameSchema.meta(SAML_USERNAME),
+  password: SecretRefSchema.meta(SAML_PASSWORD),
+  usernameField: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description: "Name of the login form's username input, for a page with several text inputs.",
+      defaultText: "the form's text input",
+      examples: ['UserName'],
+    }),
+  passwordField: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description: "Name of the login form's password input.",
+      defaultText: "the form's password input",
+      examples: ['Password'],
+    }),
 });
 
 const SamlBasicAuthSchema = z.strictObject({
-  method: z.literal('basic'),
-  username: SamlUsernameSchema,
-  password: SecretRefSchema,
+  method: z.literal('basic').meta({
+    description: 'The IdP-initiated sign-on URL is behind HTTP Basic authentication.',
+  }),
+  username: SamlUsernameSchema.meta(SAML_USERNAME),
+  password: SecretRefSchema.meta(SAML_PASSWORD),
 });
 
 const SamlKerberosAuthSchema = z.strictObject({
-  method: z.literal('kerberos'),
-  /** Client principal, like svc-billing@EXAMPLE.COM (the realm may come from `realm`). */
+  method: z.literal('kerberos').meta({
+    description:
+      'SPNEGO (`Authorization: Negotiate`) with tickets the broker gets from a keytab, as ADFS Windows Integrated Authentication does: no password anywhere. Needs the `kerberos` addon (libkrb5-dev).',
+  }),
   principal: z
     .string()
-    .regex(/^[^\s@]+(@[^\s@]+)?$/, { error: 'expected a principal like svc-app@EXAMPLE.COM' }),
-  /** Keytab file with the principal's keys: a path, not a secret reference (there is no password to read). */
-  keytab: z.string().min(1),
-  /** The IdP's service principal; default HTTP/<host of idpUrl>. */
+    .regex(/^[^\s@]+(@[^\s@]+)?$/, { error: 'expected a principal like svc-app@EXAMPLE.COM' })
+    .meta({
+      description: 'Client principal; without `@REALM` the realm comes from `realm` or krb5.conf.',
+      examples: ['svc-billing@EXAMPLE.COM'],
+    }),
+  keytab: z
+    .string()
+    .min(1)
+    .meta({
+      description:
+        "Keytab file with the principal's keys: a path, not a secret reference (there is no password to read). It is as good as the account's password: mode 0600, owned by the broker user.",
+      examples: ['/etc/credential-broker/svc-billing.keytab'],
+    }),
   spn: z
     .string()
     .regex(/^[^\s/@]+[/@][^\s@]+$/, { error: 'expected a service principal like HTTP/adfs.example.com' })
-    .optional(),
-  /** krb5.conf for this profile; default the system's (or $KRB5_CONFIG). */
-  krb5Conf: z.string().min(1).optional(),
+    .optional()
+    .meta({
+      description: "The IdP's service principal name, as registered in the directory (setspn).",
+      defaultText: '`HTTP/<host of idpUrl>`',
+      examples: ['HTTP/adfs.example.com'],
+    }),
+  krb5Conf: z.string().min(1).optional().meta({
+    description: 'krb5.conf for this profile (KDCs, realms).',
+    defaultText: "the system's (or `$KRB5_CONFIG`)",
+  }),
   realm: z
     .string()
     .regex(/^[^\s@]+$/, { error: 'expected a realm like EXAMPLE.COM' })
-    .optional(),
+    .optional()
+    .meta({
+      description: 'Kerberos realm, for a `principal` written without `@REALM`.',
+      defaultText: "krb5.conf's `default_realm`",
+      examples: ['EXAMPLE.COM'],
+    }),
 });
 
 export const SamlSourceSchema = z.strictObject({
-  type: z.literal('saml'),
-  /** IdP-initiated sign-on URL (form, basic, kerberos) or the IdP's SAML ECP endpoint (ecp). */
-  idpUrl: HttpUrlSchema,
-  auth: z.discriminatedUnion(
-    'method',
-    [SamlEcpAuthSchema, SamlFormAuthSchema, SamlBasicAuthSchema, SamlKerberosAuthSchema],
-    { error: 'auth.method must be ecp, form, basic or kerberos' },
-  ),
-  /** SAML provider ARN to use when the assertion pairs role.arn with several providers. */
+  type: z.literal('saml').meta({
+    description:
+      'Log in to a SAML 2.0 IdP without a browser and exchange the SAML Response it issues for AWS at STS AssumeRoleWithSAML.',
+  }),
+  idpUrl: HttpUrlSchema.meta({
+    description:
+      "The IdP-initiated sign-on URL (`form`, `basic`, `kerberos`) or the IdP's SAML ECP endpoint (`ecp`). https only (plain http only to a loopback address); credentials are sent only to this URL's origin.",
+    examples: ['https://adfs.example.com/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn:amazon:webservices'],
+  }),
+  auth: z
+    .discriminatedUnion(
+      'method',
+      [SamlEcpAuthSchema, SamlFormAuthSchema, SamlBasicAuthSchema, SamlKerberosAuthSchema],
+      { error: 'auth.method must be ecp, form, basic or kerberos' },
+    )
+    .meta({ description: 'How the broker logs in to the IdP, chosen by `method`.' }),
   principalArn: z
     .string()
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:saml-provider\/[\w+=,.@-]{1,128}$/, {
       error: 'expected a SAML provider ARN, like arn:aws:iam::123456789012:saml-provider/ADFS',
     })
-    .optional(),
-  timeout: DurationSchema.default(10_000),
-  /** Largest IdP answer read; bounds the XML that reaches the parser. */
-  maxResponseBytes: z.number().int().min(16_384).max(16_777_216).default(1_048_576),
+    .optional()
+    .meta({
+      description:
+        'The IAM SAML provider to use when the assertion offers `role.arn` through several providers (otherwise `SAML_ROLE_AMBIGUOUS`).',
+      defaultText: 'the one provider offering `role.arn`',
+      examples: ['arn:aws:iam::123456789012:saml-provider/ADFS'],
+    }),
+  timeout: DurationSchema.default(10_000).meta({ description: 'Bound on each HTTP request to the IdP.' }),
+  maxResponseBytes: z.number().int().min(16_384).max(16_777_216).default(1_048_576).meta({
+    description:
+      'Largest IdP answer (page or assertion) read, in bytes; a larger one is refused (`SAML_RESPONSE_TOO_LARGE`). It bounds the hostile XML and HTML that reach the parsers.',
+  }),
 });
 
 export const SourceSchema = z.discriminatedUnion(
@@ -251,49 +462,96 @@ export const SourceSchema = z.discriminatedUnion(
 );
 
 const SessionTagSchema = z.strictObject({
-  key: z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u, {
-    error: 'tag keys are 1..128 letters, digits, spaces or _.:/=+-@',
-  }),
-  value: z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u, {
-    error: 'tag values are 0..256 letters, digits, spaces or _.:/=+-@',
-  }),
+  key: z
+    .string()
+    .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u, {
+      error: 'tag keys are 1..128 letters, digits, spaces or _.:/=+-@',
+    })
+    .meta({ description: 'Tag key: 1..128 letters, digits, spaces or `_.:/=+-@`.', examples: ['team'] }),
+  value: z
+    .string()
+    .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u, {
+      error: 'tag values are 0..256 letters, digits, spaces or _.:/=+-@',
+    })
+    .meta({ description: 'Tag value: 0..256 letters, digits, spaces or `_.:/=+-@`.', examples: ['data'] }),
 });
 
 export const RoleSchema = z.strictObject({
-  arn: RoleArnSchema,
-  /** Shown in CloudTrail; `{profile}`, `{hostname}` and `{sub}` (JWT sub, certificate CN) are replaced. */
-  sessionName: z.string().min(1).default('credential-broker-{profile}'),
-  /** 900..43200 s; STS also caps it at the role's MaxSessionDuration. */
+  arn: RoleArnSchema.meta({
+    description: 'The IAM role to assume; its trust policy must allow this exchange.',
+    examples: ['arn:aws:iam::123456789012:role/billing-batch'],
+  }),
+  sessionName: z
+    .string()
+    .min(1)
+    .default('credential-broker-{profile}')
+    .meta({
+      description:
+        "Role session name, shown in CloudTrail. `{profile}`, `{hostname}` (short host name; the pod name in Kubernetes) and `{sub}` (the JWT's `sub`, the certificate's CN) are replaced. SAML takes the assertion's RoleSessionName instead; x509 sends it only with `sendSessionName`.",
+      examples: ['{hostname}-{profile}'],
+    }),
   durationSeconds: z
     .number()
     .int()
     .min(900, { error: 'durationSeconds must be at least 900 (STS minimum)' })
     .max(43_200, { error: 'durationSeconds must be at most 43200 (12 h, the STS maximum)' })
-    .default(3600),
-  /** Inline session policy (JSON text), to narrow the role further. */
+    .default(3600)
+    .meta({
+      description:
+        "Session lifetime in seconds, 900..43200; STS also caps it at the role's MaxSessionDuration. Chained sessions are capped at 3600 by AWS (with a warning at startup); SAML caps it at the assertion's SessionDuration.",
+    }),
   policy: z
     .string()
     .max(2048)
     .refine(isJsonObject, { error: 'policy must be a JSON policy document (text)' })
-    .optional(),
-  policyArns: z.array(PolicyArnSchema).max(10).optional(),
+    .optional()
+    .meta({
+      description:
+        'Inline session policy, a JSON policy document as text (at most 2048 characters): the session gets only what both it and the role allow. Not on an `x509` role (set it on the Roles Anywhere profile).',
+    }),
+  policyArns: z
+    .array(PolicyArnSchema)
+    .max(10)
+    .optional()
+    .meta({
+      description:
+        'Managed policies (at most 10) used as session policies, to narrow the role further. Not on an `x509` role.',
+      examples: [['arn:aws:iam::aws:policy/ReadOnlyAccess']],
+    }),
   // AssumeRole only (chain entries, and the role of an `aws` source):
-  /** The sts:ExternalId the role's trust policy requires. An identifier, not a secret. */
   externalId: z
     .string()
     .regex(/^[\w+=,.@:/-]{2,1224}$/, { error: 'externalId is 2..1224 of letters, digits and +=,.@:/-' })
-    .optional(),
-  /** Session tags (attribute-based access control); at most 50. */
-  tags: z.array(SessionTagSchema).max(50).optional(),
-  /** Tag keys that pass on to further chained sessions; each must be one of `tags`. */
-  transitiveTagKeys: z.array(z.string().min(1)).max(50).optional(),
-  /** Set once, kept across the chain, shown in CloudTrail; the same templates as sessionName. */
+    .optional()
+    .meta({
+      description:
+        "The `sts:ExternalId` the role's trust policy requires (third-party roles): an identifier agreed with the role's owner, not a secret. AssumeRole only: a chain entry, or the role of an `aws` source.",
+      examples: ['acme-7f3a91'],
+    }),
+  tags: z.array(SessionTagSchema).max(50).optional().meta({
+    description:
+      "Session tags (attribute-based access control), at most 50; the role's trust policy must allow `sts:TagSession`. AssumeRole only.",
+  }),
+  transitiveTagKeys: z
+    .array(z.string().min(1))
+    .max(50)
+    .optional()
+    .meta({
+      description:
+        "Keys of `tags` that pass on to further chained sessions; each must be one of this role's `tags`. AssumeRole only.",
+      examples: [['team']],
+    }),
   sourceIdentity: z
     .string()
     .regex(/^[\w+=,.@{}-]{2,64}$/, {
       error: 'sourceIdentity is 2..64 of letters, digits and +=,.@- (templates allowed)',
     })
-    .optional(),
+    .optional()
+    .meta({
+      description:
+        'Source identity, set once and kept across the rest of the chain, shown in CloudTrail; the same templates as `sessionName`. The trust policy must allow `sts:SetSourceIdentity`. AssumeRole only.',
+      examples: ['{hostname}'],
+    }),
 });
 
 /**
@@ -305,14 +563,31 @@ export const RoleSchema = z.strictObject({
  */
 export const RefreshSchema = z
   .strictObject({
-    before: DurationSchema.default(30 * 60_000),
-    minRemaining: DurationSchema.default(20 * 60_000),
-    jitter: z.number().min(0).max(1).default(0.1),
-    /** Failed fetches: retried after a random wait of up to `initial`, doubling per failure up
-     * to `max` ("full jitter"); permanent errors wait 50–100% of `max`. */
+    before: DurationSchema.default(30 * 60_000).meta({
+      description:
+        'Start refreshing this long before the credentials expire (plus up to `jitter` of it), leaving time for retries before `minRemaining` is reached.',
+    }),
+    minRemaining: DurationSchema.default(20 * 60_000).meta({
+      description:
+        "While the source is healthy, never serve credentials with less than this left (a request waits for the refresh). Above botocore's 15 min, below which it re-fetches on every call; must be shorter than `before`.",
+    }),
+    jitter: z.number().min(0).max(1).default(0.1).meta({
+      description:
+        'Up to this share of `before` is added at random (0..1), so that many brokers and profiles do not call STS in lockstep.',
+    }),
     backoff: z
-      .strictObject({ initial: DurationSchema.default(1000), max: DurationSchema.default(5 * 60_000) })
-      .default({ initial: 1000, max: 5 * 60_000 }),
+      .strictObject({
+        initial: DurationSchema.default(1000).meta({
+          description:
+            'A failed fetch is retried after a random wait of up to this long, the cap doubling per failure ("full jitter").',
+        }),
+        max: DurationSchema.default(5 * 60_000).meta({
+          description:
+            'Cap on the retry wait; permanent errors (rejected client, AccessDenied) wait 50–100% of it, so a fix at the IdP or in IAM needs no restart.',
+        }),
+      })
+      .default({ initial: 1000, max: 5 * 60_000 })
+      .meta({ description: 'Retry timing after a failed fetch; a `Retry-After` from upstream is honoured.' }),
   })
   .refine((r) => r.minRemaining < r.before, {
     error:
@@ -320,23 +595,46 @@ export const RefreshSchema = z
   });
 
 export const ProfileSchema = z.strictObject({
-  source: SourceSchema,
-  role: RoleSchema,
-  sts: StsSettingsSchema.optional(),
-  /** This profile's own client token file; when set, only this token reads this profile. */
-  tokenFile: z.string().min(1).optional(),
-  /** Fetch on first request instead of at startup (and do not hold readiness for it). */
-  lazy: z.boolean().default(false),
+  source: SourceSchema.meta({
+    description: 'The identity the broker proves, chosen by `type`; each type has its own settings.',
+  }),
+  role: RoleSchema.meta({ description: "The role the source's proof is exchanged for at STS." }),
+  sts: StsSettingsSchema.optional().meta({
+    description: 'STS client settings for this profile; each one set here overrides the top-level `sts` one.',
+    defaultText: 'the top-level `sts`',
+  }),
+  tokenFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        "This profile's own client token file (created like `server.tokenFile`): only this token opens the profile, so app A cannot read app B's role. Give only this app's user read access.",
+      defaultText: 'the shared `server.tokenFile`',
+      examples: ['/run/credential-broker/reports.token'],
+    }),
+  lazy: z.boolean().default(false).meta({
+    description:
+      'Fetch on the first request instead of at startup, and do not hold `/readyz` for this profile until then.',
+  }),
   refresh: RefreshSchema.default({
     before: 30 * 60_000,
     minRemaining: 20 * 60_000,
     jitter: 0.1,
     backoff: { initial: 1000, max: 5 * 60_000 },
+  }).meta({
+    description:
+      'When to refresh; the defaults keep what is served above every SDK\'s own refresh window (see README "How refresh works").',
   }),
-  /** Further roles assumed in turn (AssumeRole) after the first exchange; the last one is served. */
-  chain: z.array(RoleSchema).max(10).optional(),
-  /** Overrides the top-level network settings for this profile. */
-  network: NetworkSchema.optional(),
+  chain: z.array(RoleSchema).max(10).optional().meta({
+    description:
+      "Further roles (at most 10) assumed in turn with AssumeRole after the first exchange, each signed with the previous hop's credentials; apps get the last one.",
+  }),
+  network: NetworkSchema.optional().meta({
+    description:
+      "How this profile's STS and Roles Anywhere requests leave the host; each setting overrides the top-level `network` one.",
+    defaultText: 'the top-level `network`',
+  }),
 });
 
 const HostPortSchema = z
@@ -352,42 +650,82 @@ const AllowListSchema = z
   .min(1, { error: 'an empty allow-list would refuse everyone: remove it to allow any address' });
 
 export const TlsSchema = z.strictObject({
-  /** PEM certificate chain file; re-read when it changes (rotation without restart). */
-  certificate: z.string().min(1),
-  /** The certificate's private key (PEM), a secret reference; re-read like the certificate. */
-  privateKey: SecretRefSchema,
-  /** PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS). */
-  clientCa: z.string().min(1).optional(),
+  certificate: z
+    .string()
+    .min(1)
+    .meta({
+      description:
+        'PEM certificate chain file; re-read every 5 s and swapped in when it changes, so renewal needs no restart (a pair that fails to load is logged and the old one kept).',
+      examples: ['/etc/credential-broker/tls/tls.crt'],
+    }),
+  privateKey: SecretRefSchema.meta({
+    description: "The certificate's PEM private key, as a secret reference; re-read like the certificate.",
+    examples: ['file:/etc/credential-broker/tls/tls.key'],
+  }),
+  clientCa: z.string().min(1).optional().meta({
+    description: 'PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS).',
+  }),
 });
 
 /** Bounds on what one client can make a listener do (like the ECS agent and IMDS). */
 export const LimitsSchema = z.strictObject({
-  /** Request line + headers; SDK requests are well under 1 KiB. Above: 431. */
-  maxHeaderBytes: z.number().int().min(1024).max(65_536).default(8192),
-  /** Above: 414. */
-  maxUrlLength: z.number().int().min(64).max(8192).default(1024),
-  /** SDKs send their whole request at once and give up after 1–2 s themselves. */
-  headersTimeout: DurationSchema.default(5000),
-  requestTimeout: DurationSchema.default(10_000),
-  /** Requests in progress at once, per listener; above: 503 + Retry-After. Waiting on a
-   * single-flight refresh is cheap, and 1,000 simultaneous cold requests must all be served. */
-  maxConcurrent: z.number().int().min(1).default(4096),
-  /** Failed-token mistakes per source address and window (an SDK's retries of one request count once). */
-  failedTokenMistakes: z.number().int().min(1).default(10),
-  failedTokenWindow: DurationSchema.default(10 * 60_000),
+  maxHeaderBytes: z.number().int().min(1024).max(65_536).default(8192).meta({
+    description:
+      'Largest request line plus headers, in bytes (431 beyond); SDK requests are well under 1 KiB.',
+  }),
+  maxUrlLength: z.number().int().min(64).max(8192).default(1024).meta({
+    description: 'Longest request URL, in characters (414 beyond).',
+  }),
+  headersTimeout: DurationSchema.default(5000).meta({
+    description:
+      'A client must have sent its headers within this long, so a client that trickles its request is cut off; SDKs send the whole request at once and give up after 1–5 s themselves.',
+  }),
+  requestTimeout: DurationSchema.default(10_000).meta({
+    description: 'A client must have sent its whole request within this long.',
+  }),
+  maxConcurrent: z.number().int().min(1).default(4096).meta({
+    description:
+      'Requests in progress at once on this listener; beyond it, 503 `TOO_BUSY` with `Retry-After`. Waiting on a single-flight refresh is cheap, and 1,000 simultaneous cold requests must all be served.',
+  }),
+  failedTokenMistakes: z.number().int().min(1).default(10).meta({
+    description:
+      "Wrong-token mistakes allowed per client address per `failedTokenWindow` (an SDK's retries of one request count once); beyond it wrong tokens get 429, while a valid token is still served.",
+  }),
+  failedTokenWindow: DurationSchema.default(10 * 60_000).meta({
+    description: 'The window `failedTokenMistakes` is counted over.',
+  }),
 });
 
 export const ServerSchema = z
   .strictObject({
-    /** http is only allowed on loopback (DESIGN.md "Serving"); any other address needs `tls`. */
-    listen: HostPortSchema.default('127.0.0.1:9911'),
-    /** Client token shared by profiles without their own; created (0600, 256 random bits) if missing. */
-    tokenFile: z.string().min(1).optional(),
-    /** SIGTERM/SIGINT: in-flight requests get this long to finish before connections are cut. */
-    shutdownTimeout: DurationSchema.default(10_000),
-    allow: AllowListSchema.optional(),
-    tls: TlsSchema.optional(),
-    limits: LimitsSchema.prefault({}),
+    listen: HostPortSchema.default('127.0.0.1:9911').meta({
+      description:
+        'Address of the credentials listener, `HOST:PORT` (port 0 picks a free one). Plain http is allowed only on loopback; any other address needs `server.tls`, because credentials cross it.',
+      examples: ['127.0.0.1:9911', '10.0.0.5:9911'],
+    }),
+    tokenFile: z.string().min(1).optional().meta({
+      description:
+        "Client token shared by every profile without its own `tokenFile`; created (mode 0600, 256 random bits, no trailing newline) if missing. Whoever can read it can get those profiles' credentials: grant read access to the apps' users only.",
+      defaultText: '`$RUNTIME_DIRECTORY/token`, else `/run/credential-broker/token`',
+    }),
+    shutdownTimeout: DurationSchema.default(10_000).meta({
+      description:
+        'On SIGTERM/SIGINT, in-flight requests get this long to finish before their connections are cut.',
+    }),
+    allow: AllowListSchema.optional().meta({
+      description:
+        'Client addresses allowed to connect at all, as IPs or CIDRs; others get 403 `ADDRESS_REFUSED`, health endpoints included.',
+      defaultText: 'any address',
+      examples: [['10.0.0.0/24', '127.0.0.1']],
+    }),
+    tls: TlsSchema.optional().meta({
+      description: 'Serve https; required when `listen` is not a loopback address.',
+      defaultText: 'plain http',
+    }),
+    limits: LimitsSchema.prefault({}).meta({
+      description:
+        'Bounds on what one client can make the listener do; they also apply to the IMDS listener.',
+    }),
   })
   .superRefine((s, ctx) => {
     if (!s.tls && !isLoopbackHost(parseListen(s.listen).host)) {
@@ -409,51 +747,96 @@ export const ImdsSchema = z.strictObject({
   listen: HostPortSchema.refine((l) => isLoopbackHost(parseListen(l).host), {
     error:
       'IMDS has no client token, so it listens on loopback only: use 127.0.0.1:PORT and set AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT',
+  }).meta({
+    description:
+      'Address of the IMDS listener, loopback only: IMDS has no client secret, so anyone who reaches it gets credentials. Apps set `AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT`.',
+    examples: ['127.0.0.1:9912'],
   }),
-  /** The profile served; its role name is the one name listed under security-credentials/. */
-  profile: ProfileNameSchema,
-  /** Longest session-token TTL granted (EC2: 1 s..6 h); longer requests are granted this. */
-  tokenTtlMax: DurationSchema.default(6 * 3_600_000).refine((ms) => ms >= 1000 && ms <= 6 * 3_600_000, {
-    error: 'tokenTtlMax must be between 1s and 6h (the EC2 bounds)',
+  profile: ProfileNameSchema.meta({
+    description:
+      'The one profile served; its role name is the one name listed under `security-credentials/`. Give it no more power than any local user may have.',
   }),
-  /** Session tokens held at once; beyond it the soonest-expiring is dropped (its client gets 401 and fetches anew). */
-  maxTokens: z.number().int().min(1).max(100_000).default(1000),
-  /** Answer GETs without a session token (IMDSv1). Off, as on EC2 with "IMDSv2 required". */
-  allowV1: z.boolean().default(false),
-  allow: AllowListSchema.optional(),
+  tokenTtlMax: DurationSchema.default(6 * 3_600_000)
+    .refine((ms) => ms >= 1000 && ms <= 6 * 3_600_000, {
+      error: 'tokenTtlMax must be between 1s and 6h (the EC2 bounds)',
+    })
+    .meta({
+      description:
+        'Longest session-token TTL granted (EC2 bounds: 1s..6h); a longer request is granted this, and the granted value echoed.',
+    }),
+  maxTokens: z.number().int().min(1).max(100_000).default(1000).meta({
+    description:
+      'Session tokens held at once; beyond it the soonest-expiring is dropped (its client gets 401 and fetches a new one).',
+  }),
+  allowV1: z.boolean().default(false).meta({
+    description:
+      'Also answer GETs without a session token (IMDSv1). Off, as on EC2 with "IMDSv2 required": v1 is what SSRF attacks on metadata use.',
+  }),
+  allow: AllowListSchema.optional().meta({
+    description: 'Client addresses allowed to connect, as IPs or CIDRs; others get 403.',
+    defaultText: 'any address',
+  }),
 });
 
 export const LoggingSchema = z.strictObject({
-  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** json (one object per line, for journald and log shippers) or pretty (for a terminal). */
-  format: z.enum(['json', 'pretty'], { error: 'logging.format must be json or pretty' }).default('json'),
+  level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .meta({ description: 'Least severe level logged; `LOG_LEVEL` in the environment wins.' }),
+  format: z
+    .enum(['json', 'pretty'], { error: 'logging.format must be json or pretty' })
+    .default('json')
+    .meta({
+      description:
+        '`json` (one object per line, for journald and log shippers) or `pretty` (for a terminal); `LOG_FORMAT` in the environment wins. Secrets are redacted either way.',
+    }),
 });
 
-/** /metrics, /healthz and /readyz on a listener of their own (no credentials are served there),
- * e.g. on the pod IP for Prometheus while credentials stay on loopback. */
 export const MetricsSchema = z.strictObject({
-  listen: HostPortSchema.optional(),
+  listen: HostPortSchema.optional().meta({
+    description:
+      '`/metrics`, `/healthz` and `/readyz` on a listener of their own (e.g. the pod IP for Prometheus and probes, while credentials stay on loopback). Plain http on any address: it serves profile names and error codes, never credentials.',
+    defaultText: 'only on the credentials listener',
+    examples: ['0.0.0.0:9912'],
+  }),
 });
 
 export const ReloadSchema = z.strictObject({
-  /** Also reload when the config file changes (SIGHUP always reloads). */
-  watch: z.boolean({ error: 'reload.watch must be true or false' }).default(false),
+  watch: z.boolean({ error: 'reload.watch must be true or false' }).default(false).meta({
+    description:
+      "Also reload when the config file changes (its folder is watched, so editors' renames and Kubernetes ConfigMap updates count); SIGHUP always reloads.",
+  }),
 });
 
 export const ConfigSchema = z.strictObject({
-  server: ServerSchema.prefault({}),
-  /** IMDSv2 listener; off unless configured. */
-  imds: ImdsSchema.optional(),
-  logging: LoggingSchema.default({ level: 'info', format: 'json' }),
-  metrics: MetricsSchema.default({}),
-  reload: ReloadSchema.default({ watch: false }),
-  sts: StsSettingsSchema.default({}),
-  network: NetworkSchema.default({}),
+  server: ServerSchema.prefault({}).meta({
+    description: 'The credentials listener: address, client tokens, TLS, limits.',
+  }),
+  imds: ImdsSchema.optional().meta({
+    description: 'An IMDSv2 listener, for apps that only know instance metadata.',
+    defaultText: 'off',
+  }),
+  logging: LoggingSchema.default({ level: 'info', format: 'json' }).meta({
+    description: 'Log level and format.',
+  }),
+  metrics: MetricsSchema.default({}).meta({ description: 'A separate listener for metrics and health.' }),
+  reload: ReloadSchema.default({ watch: false }).meta({ description: 'Config reloading.' }),
+  sts: StsSettingsSchema.default({}).meta({
+    description: "STS client settings; the default for every profile (a profile's own `sts` overrides them).",
+  }),
+  network: NetworkSchema.default({}).meta({
+    description:
+      'How outbound requests to AWS (STS, Roles Anywhere) leave this host; the default for every profile.',
+  }),
   profiles: z
     .record(ProfileNameSchema, ProfileSchema.superRefine(checkRoleOptions), {
       error: 'profiles must map profile names to profiles',
     })
-    .refine((p) => Object.keys(p).length > 0, { error: 'define at least one profile under profiles:' }),
+    .refine((p) => Object.keys(p).length > 0, { error: 'define at least one profile under profiles:' })
+    .meta({
+      description:
+        'One or more profiles by name (letters, digits, `_`, `.`, `-`; at most 64): each is a source plus a role, served at `/v1/credentials/NAME`; `default` is also served at `/v1/credentials`.',
+    }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
