@@ -25,3 +25,51 @@ export function networkErrorOf(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A response body above the cap the caller set: the peer is not what it should be (or hostile). */
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+  constructor(readonly limit: number) {
+    super(`the answer is larger than ${limit} bytes`);
+  }
+}
+
+/** The body, refusing more than `limit` bytes whatever Content-Length claims: parsers downstream
+ * (JSON, XML, HTML) only ever see a bounded string. The rest of the stream is cancelled. */
+export async function readCapped(response: Response, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  if (Number(response.headers.get('content-length')) > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new BodyTooLargeError(limit);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // Throwing inside for-await cancels the stream (and with it undici's connection).
+  for await (const chunk of (response.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) throw new BodyTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
+
+/** `fetch` whose answers are read whole, up to `limit` bytes, before anyone parses them: for
+ * libraries (openid-client) that call `response.json()` on whatever arrives. The caller's
+ * AbortSignal bounds the body read as well as the headers. */
+export function cappedFetch(limit: number): (url: string, init?: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    const response = await fetch(url, init);
+    const body = await readCapped(response, limit);
+    const nullBody = [101, 204, 205, 304].includes(response.status);
+    return new Response(nullBody ? null : body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}

@@ -6,9 +6,16 @@ import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, SourceError } from '../errors.ts';
-import { isLoopbackHost, networkErrorOf } from '../net.ts';
+import { BodyTooLargeError, cappedFetch, isLoopbackHost, networkErrorOf } from '../net.ts';
 import { peekJwt } from './jwt.ts';
 import type { Source, WebIdentityProof } from './types.ts';
+
+/** Discovery documents and token responses are a few KB; openid-client would buffer and parse
+ * any size (a hostile or misrouted issuer streaming gigabytes would exhaust memory). */
+export const OIDC_MAX_RESPONSE_BYTES = 1_048_576;
+const capped = cappedFetch(OIDC_MAX_RESPONSE_BYTES);
+// The cast only bridges lib.dom's narrower BodyInit typing of Uint8Array; the values are fetch's own.
+const boundedFetch: oidc.CustomFetch = (url, options) => capped(url, options as RequestInit);
 
 export class OidcSource implements Source {
   readonly type = 'oidc';
@@ -30,6 +37,7 @@ export class OidcSource implements Source {
     const server = this.server ?? (await this.discover());
     const config = new oidc.Configuration(server, this.cfg.clientId, undefined, auth);
     config.timeout = this.cfg.timeout / 1000;
+    config[oidc.customFetch] = boundedFetch;
     if (this.insecure) oidc.allowInsecureRequests(config);
 
     let response: oidc.TokenEndpointResponse;
@@ -74,6 +82,7 @@ export class OidcSource implements Source {
       const config = await oidc.discovery(new URL(this.cfg.issuer), this.cfg.clientId, undefined, undefined, {
         execute: this.insecure ? [oidc.allowInsecureRequests] : [],
         timeout: this.cfg.timeout / 1000,
+        [oidc.customFetch]: boundedFetch,
       });
       this.server = config.serverMetadata();
       return this.server;
@@ -109,6 +118,13 @@ export class OidcSource implements Source {
   private mapError(err: unknown, step: 'discovery' | 'token request'): SourceError {
     const where = `OIDC ${step} at ${this.cfg.issuer}`;
     const opts = { profile: this.profile, cause: err };
+    if (causeOf(err, BodyTooLargeError)) {
+      return new SourceError(
+        'OIDC_RESPONSE_TOO_LARGE',
+        `${where}: the provider answered with more than ${OIDC_MAX_RESPONSE_BYTES} bytes; check that source.issuer is the OIDC provider itself`,
+        opts,
+      );
+    }
     const oauthError = oauthErrorOf(err);
     if (oauthError) {
       const { error, description, status } = oauthError;
@@ -145,11 +161,22 @@ export class OidcSource implements Source {
         { ...opts, retryable: status === undefined || status >= 500 },
       );
     }
-    return new SourceError('OIDC_TOKEN_ERROR', `${where} failed: ${message}`, {
-      ...opts,
-      retryable: status === undefined || status >= 500,
-    });
+    return new SourceError(
+      'OIDC_TOKEN_ERROR',
+      `${where} failed (${status ? `HTTP ${status}, ` : ''}${message})`,
+      {
+        ...opts,
+        retryable: status === undefined || status >= 500,
+      },
+    );
   }
+}
+
+function causeOf<T>(err: unknown, type: new (...args: never[]) => T): T | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof type) return e;
+  }
+  return undefined;
 }
 
 function hintFor(error: string): string {

@@ -11,6 +11,7 @@ import {
   mapStsError,
   newStsClient,
   renderSessionName,
+  sendOptions,
   serverDateOf,
   toCredentials,
 } from './exchange.ts';
@@ -81,6 +82,7 @@ export async function assumeRole(
         TransitiveTagKeys: role.transitiveTagKeys,
         SourceIdentity: role.sourceIdentity ? renderSessionName(role.sourceIdentity, vars) : undefined,
       }),
+      sendOptions(req.sts),
     );
     return toCredentials(
       out.Credentials,

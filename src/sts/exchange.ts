@@ -72,6 +72,16 @@ function stsClient(sts: ResolvedStsSettings): STSClient {
   return client;
 }
 
+/**
+ * Options for every `send`: the SDK's `requestTimeout` (smithy 4.x) only logs a warning when it
+ * passes, and its socket timeout is an idle timer that a peer dripping bytes keeps resetting, so a
+ * black-holed or crawling STS would hold a refresh (and every cold request waiting on it) for
+ * minutes. An abort signal bounds the whole call, response body included.
+ */
+export function sendOptions(sts: ResolvedStsSettings): { abortSignal: AbortSignal } {
+  return { abortSignal: AbortSignal.timeout(sts.timeout) };
+}
+
 /** A new STS client (the caller owns it); with `credentials` it can sign AssumeRole. */
 export function newStsClient(
   sts: ResolvedStsSettings,
@@ -167,6 +177,7 @@ async function assumeRoleWithWebIdentity(
         Policy: role.policy,
         PolicyArns: role.policyArns?.map((arn) => ({ arn })),
       }),
+      sendOptions(req.sts),
     );
     return toCredentials(
       out.Credentials,
@@ -203,7 +214,7 @@ export async function getCallerIdentity(
   // The same endpoint, FIPS and proxy settings as the exchange: `check` must take the same path.
   const client = newStsClient(sts, creds, 2);
   try {
-    const out = await client.send(new GetCallerIdentityCommand({}));
+    const out = await client.send(new GetCallerIdentityCommand({}), sendOptions(sts));
     return { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' };
   } catch (err) {
     throw mapStsError(err, profile, 'GetCallerIdentity');
@@ -283,7 +294,9 @@ export function mapStsError(
   const msg = (e?.message ?? String(err)).replace(/\s+/g, ' ');
   const opts = { profile, awsCode: code, cause: err };
 
-  if (status === undefined) {
+  // Not STS's answer (modeled errors carry $fault) but the transport's: a body cut off or aborted
+  // after the status line arrived carries that status too, and is as retryable as a refused connection.
+  if (status === undefined || typeof err !== 'object' || err === null || !('$fault' in err)) {
     const network = networkErrorOf(err);
     if (network) {
       return new StsError('STS_UNREACHABLE', `cannot reach STS for ${target} (${network})`, {

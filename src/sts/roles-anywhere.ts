@@ -208,6 +208,8 @@ function post(
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         agent,
         timeout,
+        // `timeout` is an idle timer: a peer dripping bytes keeps resetting it. This bounds the call.
+        signal: AbortSignal.timeout(timeout),
       },
       (res) => {
         const chunks: Buffer[] = [];

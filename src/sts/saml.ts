@@ -6,7 +6,14 @@ import { StsError } from '../errors.ts';
 import { chooseRolePair } from '../sources/saml/roles.ts';
 import type { SamlProof } from '../sources/types.ts';
 import type { AwsCredentials } from './credentials.ts';
-import { type ExchangeRequest, mapStsError, newStsClient, serverDateOf, toCredentials } from './exchange.ts';
+import {
+  type ExchangeRequest,
+  mapStsError,
+  newStsClient,
+  sendOptions,
+  serverDateOf,
+  toCredentials,
+} from './exchange.ts';
 
 /** STS's lower bound for DurationSeconds. */
 const MIN_DURATION_SECONDS = 900;
@@ -34,6 +41,7 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
         Policy: role.policy,
         PolicyArns: role.policyArns?.map((arn) => ({ arn })),
       }),
+      sendOptions(req.sts),
     );
     return toCredentials(
       out.Credentials,

@@ -61,6 +61,8 @@ export interface OidcOpOptions {
   accessTokenTyp?: string;
   /** Extra claims merged into every access token payload (cannot override iss/sub/aud/exp/iat/jti/client_id). */
   extraClaims?: Record<string, unknown>;
+  /** The URL clients reach the OP by, when something (a fault proxy) sits in front of it; default its own address. */
+  issuer?: string;
 }
 
 /** One token endpoint request as seen by the OP (recorded when the response finishes). */
@@ -279,6 +281,11 @@ export class OidcOp {
     this.publicJwks = publicJwks;
   }
 
+  /** The port it listens on: not the issuer's when a proxy fronts it (`OidcOpOptions.issuer`). */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
   /** Count of token endpoint requests (any outcome, including those refused while `down`). */
   tokenRequests(): number {
     return this.#tokenRequests;
@@ -341,7 +348,7 @@ export class OidcOp {
       });
     });
     const { port } = server.address() as AddressInfo;
-    const issuer = `http://127.0.0.1:${port}`;
+    const issuer = opts.issuer ?? `http://127.0.0.1:${port}`;
 
     const resourceServerFor = (client: { clientId: string } | undefined) => {
       const spec = client ? specs.get(client.clientId) : undefined;

@@ -13,6 +13,7 @@ import {
 import { BrokerError, SourceError, StsError, UnavailableError } from '../../src/errors.ts';
 import type { AwsCredentials } from '../../src/sts/credentials.ts';
 import { FakeClock, flush } from '../helpers/fake-clock.ts';
+import { seeded } from '../helpers/seeded-random.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -118,18 +119,6 @@ function rejectedUnavailable(o: Outcome<unknown>, what: string): UnavailableErro
   if (o.state !== 'rejected') assert.fail(`${what}: expected UnavailableError now, got ${o.state}`);
   assert.ok(o.reason instanceof UnavailableError, `${what}: ${String(o.reason)}`);
   return o.reason;
-}
-
-/** Seeded PRNG (mulberry32), so "random" jitter is still reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---------------------------------------------------------------- tests

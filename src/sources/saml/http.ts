@@ -2,7 +2,7 @@
 // cookies set on a 302 are kept and no redirect leaves https), a byte cap on every answer and a
 // pluggable answer to `401` challenges (Basic, Negotiate). The logins only say what to send where.
 import { SourceError } from '../../errors.ts';
-import { isLoopbackHost, networkErrorOf } from '../../net.ts';
+import { BodyTooLargeError, isLoopbackHost, networkErrorOf, readCapped } from '../../net.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -149,38 +149,22 @@ export class IdpSession {
 
   /** The body, refusing more than maxResponseBytes (what reaches the XML and HTML parsers is bounded). */
   private async readCapped(response: Response, url: URL): Promise<string> {
-    const limit = this.opts.maxResponseBytes;
-    const declared = Number(response.headers.get('content-length'));
-    const tooLarge = () =>
-      new SourceError(
-        'SAML_RESPONSE_TOO_LARGE',
-        `the IdP at ${url.origin} answered with more than ${limit} bytes; raise source.maxResponseBytes if that is expected`,
-        { profile: this.opts.profile },
-      );
-    if (declared > limit) {
-      await response.body?.cancel();
-      throw tooLarge();
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
     try {
-      for await (const chunk of (response.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
-        size += chunk.byteLength;
-        if (size > limit) {
-          await response.body?.cancel().catch(() => undefined);
-          throw tooLarge();
-        }
-        chunks.push(chunk);
-      }
+      return Buffer.from((await readCapped(response, this.opts.maxResponseBytes)).buffer).toString('utf8');
     } catch (err) {
-      if (err instanceof SourceError) throw err;
+      if (err instanceof BodyTooLargeError) {
+        throw new SourceError(
+          'SAML_RESPONSE_TOO_LARGE',
+          `the IdP at ${url.origin} answered with more than ${err.limit} bytes; raise source.maxResponseBytes if that is expected`,
+          { profile: this.opts.profile },
+        );
+      }
       throw new SourceError(
         'SAML_IDP_UNREACHABLE',
         `the IdP at ${url.origin} broke off its answer (${networkErrorOf(err) ?? (err as Error).message})`,
         { profile: this.opts.profile, retryable: true, cause: err },
       );
     }
-    return Buffer.concat(chunks).toString('utf8');
   }
 
   /** An IdP redirecting to plain http (off loopback) would expose the session cookie and the assertion. */
