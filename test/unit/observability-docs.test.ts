@@ -1,4 +1,4 @@
-// README "Observability" is the operator's reference: every metric the broker registers must be
+// docs/operations.md "Observability" is the operator's reference: every metric the broker registers must be
 // in its table, and the example alerts must be valid YAML that only query metrics that exist.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 
-const README = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../README.md');
+const README = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/operations.md');
 
 async function observabilitySection(): Promise<string> {
   const text = await readFile(README, 'utf8');
   const start = text.indexOf('\n## Observability\n');
-  assert.ok(start >= 0, 'README has an "Observability" section');
+  assert.ok(start >= 0, 'docs/operations.md has an "Observability" section');
   const end = text.indexOf('\n## ', start + 1);
   return text.slice(start, end < 0 ? undefined : end);
 }
