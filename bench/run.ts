@@ -28,6 +28,9 @@ import { FakeClock } from '../test/helpers/fake-clock.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick'); // shorter runs, for a smoke test of the bench itself
+// `--only throughput,memory`: just those benchmarks, while working on one of them.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const only = onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const ROLE = 'arn:aws:iam::123456789012:role/bench';
 
 interface Row {
@@ -106,9 +109,15 @@ async function startBroker(config: string): Promise<Running> {
   const log = `${config}.log`;
   const out = openSync(log, 'w');
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(root, 'dist/main.js'), 'serve', '--config', config], {
-    stdio: ['ignore', out, 'inherit'],
-  });
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the broker under the load.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, path.join(root, 'dist/main.js'), 'serve', '--config', config],
+    {
+      stdio: ['ignore', out, 'inherit'],
+    },
+  );
   closeSync(out);
   let exited: number | null | undefined;
   child.once('exit', (code) => {
@@ -382,12 +391,16 @@ function fmt(n: number): string {
 
 try {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
-  await throughput();
-  await coldBurst();
-  await sdkLoop();
-  await startup();
-  await memory();
-  await stsCallsPerHour();
+  const benchmarks = { throughput, coldBurst, sdkLoop, startup, memory, stsCallsPerHour };
+  const unknown = [...(only ?? [])].filter((name) => !(name in benchmarks));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only: no benchmark ${unknown.join(', ')}; choose from ${Object.keys(benchmarks).join(', ')}`,
+    );
+  }
+  for (const [name, bench] of Object.entries(benchmarks)) {
+    if (!only || only.has(name)) await bench();
+  }
 } finally {
   await Promise.all([op.close(), sts.close()]);
   await rm(dir, { recursive: true, force: true });
@@ -403,7 +416,7 @@ mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 const out = path.join(
   root,
   'bench/results',
-  `${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`,
+  `${new Date().toISOString().replace(/[:.]/g, '-')}${quick || only ? '-quick' : ''}.json`,
 );
 writeFileSync(
   out,

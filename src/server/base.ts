@@ -46,8 +46,9 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
   // Not a fastify option: the time a client has to send its headers (slowloris).
   app.server.headersTimeout = limits.headersTimeout;
 
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    done();
   });
   hardeningPlugin(app, { limits, allow: opts.allow, logger });
 

@@ -8,6 +8,7 @@ import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { sendError } from './errors.ts';
 import { FailedTokenLimiter } from './failed-tokens.ts';
+import { ServedAudit } from './served-audit.ts';
 
 const PROFILE_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
 
@@ -47,13 +48,25 @@ export function credentialsBody(c: AwsCredentials) {
   };
 }
 
+// Credentials change only on refresh, so each set is serialized once, not on every request.
+const serialized = new WeakMap<AwsCredentials, string>();
+function credentialsJson(c: AwsCredentials): string {
+  let json = serialized.get(c);
+  if (json === undefined) {
+    json = JSON.stringify(credentialsBody(c));
+    serialized.set(c, json);
+  }
+  return json;
+}
+
 export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOptions): void {
   const { broker, metrics } = opts;
   const logger = auditLogger(opts.logger);
   const { failedTokenMistakes, failedTokenWindow } = broker.config.server.limits;
   const failures = new FailedTokenLimiter(failedTokenMistakes, failedTokenWindow);
+  const audit = new ServedAudit(logger);
 
-  // Audit: exactly one line per credential response (profile, client, outcome; never a secret).
+  // Audit: a line per refused request, and per credential set and client when served (never a secret).
   const handler = async (req: FastifyRequest<{ Params: { profile?: string } }>, reply: FastifyReply) => {
     const profile = req.params.profile ?? 'default';
     const remote = req.ip;
@@ -95,17 +108,8 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
     }
     try {
       const c = await broker.credentials(profile);
-      logger.info(
-        {
-          profile,
-          remote,
-          outcome: 'served',
-          accessKeyId: c.accessKeyId,
-          expiration: c.expiration.toISOString(),
-        },
-        'credentials served',
-      );
-      return credentialsBody(c);
+      audit.served({ profile, remote }, c);
+      return reply.type('application/json; charset=utf-8').send(credentialsJson(c));
     } catch (err) {
       if (err instanceof UnavailableError) {
         logger.warn({ profile, remote, outcome: err.code }, 'credential request refused');

@@ -19,21 +19,26 @@ export function guardPlugin(app: FastifyInstance, opts: { listenHost: string; ho
     opts.listenHost.toLowerCase(),
     ...(opts.hosts ?? []),
   ]);
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks (here and in hardening.ts): they run on every request, and an async
+  // hook costs a promise and a microtask turn each.
+  app.addHook('onRequest', (req, reply, done) => {
     if (BROWSER_HEADERS.some((h) => req.headers[h] !== undefined)) {
       req.log.warn({ remote: req.ip, outcome: 'BROWSER_REQUEST_REFUSED' }, 'request refused');
-      return sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
+      sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
+      return;
     }
     const host = hostOf(req.headers.host);
     if (!host || !(allowed.has(host) || isLoopbackHost(host))) {
       req.log.warn({ remote: req.ip, outcome: 'HOST_REFUSED', host: host?.slice(0, 100) }, 'request refused');
-      return sendError(
+      sendError(
         reply,
         403,
         'HOST_REFUSED',
         'the Host header does not name this listener; use http://127.0.0.1:PORT in AWS_CONTAINER_CREDENTIALS_FULL_URI',
       );
+      return;
     }
+    done();
   });
 }
 

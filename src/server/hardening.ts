@@ -32,34 +32,28 @@ export function hardeningPlugin(
   const { maxUrlLength, maxConcurrent } = opts.limits;
   let inFlight = 0;
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     if (allowed && !allowed(req.ip)) {
       opts.logger.warn({ remote: req.ip, outcome: 'ADDRESS_REFUSED' }, 'request refused');
-      return sendError(
-        reply,
-        403,
-        'ADDRESS_REFUSED',
-        'this client address is not in the listener allow-list',
-      );
+      sendError(reply, 403, 'ADDRESS_REFUSED', 'this client address is not in the listener allow-list');
+      return;
     }
     if (req.url.length > maxUrlLength) {
       opts.logger.warn({ remote: req.ip, outcome: 'URL_TOO_LONG' }, 'request refused');
-      return sendError(reply, 414, 'URL_TOO_LONG', `URLs are limited to ${maxUrlLength} characters`);
+      sendError(reply, 414, 'URL_TOO_LONG', `URLs are limited to ${maxUrlLength} characters`);
+      return;
     }
     if (inFlight >= maxConcurrent) {
       opts.logger.warn({ remote: req.ip, outcome: 'TOO_BUSY', inFlight }, 'request refused');
       reply.header('Retry-After', '1');
-      return sendError(
-        reply,
-        503,
-        'TOO_BUSY',
-        `more than ${maxConcurrent} requests in progress; retry shortly`,
-      );
+      sendError(reply, 503, 'TOO_BUSY', `more than ${maxConcurrent} requests in progress; retry shortly`);
+      return;
     }
     inFlight += 1;
     // 'close' fires once per response, also when the client goes away mid-request.
     reply.raw.once('close', () => {
       inFlight -= 1;
     });
+    done();
   });
 }

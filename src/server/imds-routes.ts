@@ -10,6 +10,7 @@ import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import { credentialsBody } from './credentials-routes.ts';
 import { sendError } from './errors.ts';
 import { ImdsTokenStore } from './imds-tokens.ts';
+import { ServedAudit } from './served-audit.ts';
 
 /** botocore stretches IMDS credentials with <= 15 min + 2..10 min jitter left by 17–25 min, past
  * their real expiry; so while the source is healthy IMDS serves more than 25 min. */
@@ -59,6 +60,7 @@ export function imdsRoutes(
 ): void {
   const { broker, imds } = opts;
   const logger = auditLogger(opts.logger);
+  const audit = new ServedAudit(logger);
   const roleName = imdsRoleName(broker, imds);
   const tokens = new ImdsTokenStore(imds.maxTokens);
   const maxTtl = Math.min(MAX_TTL_SECONDS, Math.floor(imds.tokenTtlMax / 1000));
@@ -132,17 +134,7 @@ export function imdsRoutes(
         try {
           const c = await broker.credentials(imds.profile, IMDS_MIN_REMAINING_MS);
           if (!firstServed.has(c)) firstServed.set(c, new Date());
-          logger.info(
-            {
-              profile: imds.profile,
-              remote,
-              outcome: 'served',
-              via: 'imds',
-              accessKeyId: c.accessKeyId,
-              expiration: c.expiration.toISOString(),
-            },
-            'credentials served',
-          );
+          audit.served({ profile: imds.profile, remote, via: 'imds' }, c);
           return {
             Code: 'Success',
             LastUpdated: formatExpiration(firstServed.get(c) as Date),

@@ -102,8 +102,42 @@ export function loggingFromEnv(
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Longest a log line waits in the buffer before it is written. */
+const FLUSH_INTERVAL_MS = 100;
+
+/**
+ * stdout, written in batches of up to 4 KiB: one write(2) per audit line cost about a fifth of a
+ * credential request's CPU time (measured). A line waits at most FLUSH_INTERVAL_MS; every exit
+ * path flushes (serve's shutdown and the fatal-error handler call logger.flush(), and 'exit'
+ * flushes whatever is left).
+ */
+function batchedStdout(): DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  let flushScheduled = false;
+  const flushSoon = () => {
+    flushScheduled = false;
+    dest.flush();
+  };
+  const write = dest.write.bind(dest);
+  dest.write = (line: string) => {
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setTimeout(flushSoon, FLUSH_INTERVAL_MS).unref();
+    }
+    return write(line);
+  };
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // A write still in flight (or a closed stdout): nothing more can be done at exit.
+    }
+  });
+  return dest;
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const stdout = opts.destination ?? pino.destination({ dest: 1, sync: false });
+  const stdout = opts.destination ?? batchedStdout();
   return pino(
     {
       level: opts.level ?? 'info',
