@@ -212,14 +212,13 @@ export class Broker {
 
   private createRuntime(name: string, profile: Profile): ProfileRuntime {
     for (const warning of chainWarnings(profile.chain)) this.deps.logger.warn({ profile: name }, warning);
+    // One set of proxy / CA rules for the profile's IdP requests and its STS requests.
+    const network = resolveNetwork([this.config.network, profile.network]);
     const runtime: ProfileRuntime = {
       name,
       config: profile,
-      source: createSource(name, profile.source),
-      sts: {
-        ...resolveStsSettings(this.config.sts, profile.sts),
-        network: resolveNetwork([this.config.network, profile.network]),
-      },
+      source: createSource(name, profile.source, network),
+      sts: { ...resolveStsSettings(this.config.sts, profile.sts), network },
       // The callbacks run only after construction, when `runtime` is complete.
       refresher: new Refresher({
         profile: name,

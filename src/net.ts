@@ -15,15 +15,63 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }
 
+/** The errors of a failure, outermost first (fetch nests the socket's error a level or two down). */
+function* causes(err: unknown): Generator<{ code?: unknown; name?: unknown; message?: unknown } & object> {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (typeof e === 'object') yield e;
+  }
+}
+
+/** The first error of `type` in the cause chain. */
+export function causeOf<T>(err: unknown, type: new (...args: never[]) => T): T | undefined {
+  for (const e of causes(err)) if (e instanceof type) return e;
+  return undefined;
+}
+
 /** The errno or timeout buried in fetch's cause chain, if the failure was the network's. */
 export function networkErrorOf(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
+  for (const { code, name } of causes(err)) {
     if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code)) return code;
-    const name = (e as { name?: unknown }).name;
     if (name === 'TimeoutError' || name === 'AbortError') return 'timed out';
   }
   return undefined;
+}
+
+/** OpenSSL's and Node's ways of saying the peer's certificate is not one this host accepts. */
+const CERT_CODE =
+  /^(UNABLE_TO_\w+|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_\w+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * What went wrong on the way to a peer, for an error message: the errno with the address it was
+ * about ("ECONNREFUSED 10.0.0.5:443", the proxy's address when the proxy is down), a certificate
+ * the host does not trust (with the setting that fixes it), a timeout, a proxy that refused the
+ * tunnel, or fetch's own refusal ("bad port"). Undefined when the failure was not the network's.
+ */
+export function networkFailureOf(err: unknown): string | undefined {
+  let fetchFailed = false;
+  let innermost: string | undefined;
+  for (const e of causes(err)) {
+    const { code, name, message } = e;
+    if (typeof code === 'string' && CERT_CODE.test(code)) {
+      // Only an unknown issuer is this host's to fix; an expired certificate or a wrong name is the peer's.
+      const fix = /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_)/.test(code)
+        ? '; if it is issued by a private CA or a TLS-inspecting proxy, name that CA in network.caFile'
+        : code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+          ? '; the URL must use a name the certificate carries'
+          : '';
+      return `TLS certificate not accepted: ${String(message)} (${code})${fix}`;
+    }
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      const { address, port, hostname } = e as { address?: string; port?: number; hostname?: string };
+      const where = address ? `${address}${port ? `:${port}` : ''}` : hostname;
+      return where ? `${code} ${where}` : code;
+    }
+    if (typeof code === 'string' && code.startsWith('UND_ERR_')) return `${String(message)} (${code})`;
+    if (name === 'TimeoutError' || name === 'AbortError') return 'timed out';
+    if (e instanceof TypeError && message === 'fetch failed') fetchFailed = true;
+    else if (fetchFailed && typeof message === 'string' && message) innermost = message;
+  }
+  return fetchFailed ? (innermost ?? 'fetch failed') : undefined;
 }
 
 /** A response body above the cap the caller set: the peer is not what it should be (or hostile). */
@@ -60,10 +108,14 @@ export async function readCapped(response: Response, limit: number): Promise<Uin
 
 /** `fetch` whose answers are read whole, up to `limit` bytes, before anyone parses them: for
  * libraries (openid-client) that call `response.json()` on whatever arrives. The caller's
- * AbortSignal bounds the body read as well as the headers. */
-export function cappedFetch(limit: number): (url: string, init?: RequestInit) => Promise<Response> {
+ * AbortSignal bounds the body read as well as the headers. `fetchImpl` carries the proxy and CA
+ * settings (network.ts fetchFor). */
+export function cappedFetch(
+  limit: number,
+  fetchImpl: (url: string, init?: RequestInit) => Promise<Response> = fetch,
+): (url: string, init?: RequestInit) => Promise<Response> {
   return async (url, init) => {
-    const response = await fetch(url, init);
+    const response = await fetchImpl(url, init);
     const body = await readCapped(response, limit);
     const nullBody = [101, 204, 205, 304].includes(response.status);
     return new Response(nullBody ? null : body, {

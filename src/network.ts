@@ -4,13 +4,17 @@
 //
 // Decision: config wins; without `network.proxy` the conventional HTTPS_PROXY / NO_PROXY
 // variables (either case) apply, as they do for the AWS CLI. One proxy serves every endpoint the
-// broker calls; `noProxy` (or NO_PROXY) exempts hosts such as a VPC endpoint.
+// broker calls (STS, Roles Anywhere, the OIDC issuer, the SAML IdP); `noProxy` (or NO_PROXY)
+// exempts hosts such as a VPC endpoint or an IdP on the local network. The AWS SDK wants a Node
+// http.Agent (agentFor), the IdP sources use fetch (fetchFor): both take their rules from
+// proxyFor and extraCa, so the two cannot disagree about where a request goes.
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { Agent, type Dispatcher, ProxyAgent } from 'undici';
 import type { NetworkConfig } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
 
@@ -92,6 +96,40 @@ class TunnelAgent extends HttpsProxyAgent<string> {
   override connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
     return super.connect(req, { ...opts, ...this.tls });
   }
+}
+
+/** What the IdP sources call instead of the global `fetch`. */
+export type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * `fetch` for requests to identity providers, under the same rules as agentFor: tunnelled through
+ * the proxy when one applies, trusting `caFile` on top of the system roots. Each request gets its
+ * own dispatcher, closed once its answer has been read (as agentFor's agent lives for one call):
+ * one CONNECT tunnel per request, and `caFile` re-read on each, so a renewed CA needs no restart.
+ */
+export function fetchFor(network: ResolvedNetwork): Fetch {
+  if (!network.proxy && !network.caFile) return fetch;
+  return async (url, init) => {
+    const dispatcher = dispatcherFor(new URL(url), network);
+    if (!dispatcher) return fetch(url, init);
+    try {
+      // The cast bridges undici's own Dispatcher type and the one Node's bundled fetch declares.
+      return await fetch(url, { ...init, dispatcher } as RequestInit);
+    } finally {
+      // close() is graceful: the answer's body still streams in; the connection ends after it.
+      dispatcher.close().catch(() => undefined);
+    }
+  };
+}
+
+function dispatcherFor(url: URL, network: ResolvedNetwork): Dispatcher | undefined {
+  const ca = extraCa(network.caFile);
+  const proxy = proxyFor(url, network);
+  const tls = ca ? { ca: [...rootCertificates, ca] } : undefined;
+  // requestTls is the endpoint's TLS inside the tunnel, proxyTls an https proxy's own.
+  if (proxy) return new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls });
+  if (tls && url.protocol === 'https:') return new Agent({ connect: tls });
+  return undefined;
 }
 
 function extraCa(caFile: string | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import type { SourceConfig } from '../config/schema.ts';
+import { type ResolvedNetwork, resolveNetwork } from '../network.ts';
 import { AwsSource } from './aws.ts';
 import { OidcSource } from './oidc.ts';
 import { SamlSource } from './saml/source.ts';
@@ -6,11 +7,16 @@ import type { Source } from './types.ts';
 import { WebIdentityFileSource } from './web-identity-file.ts';
 import { X509Source } from './x509.ts';
 
-/** The one place that maps `source.type` to its implementation. */
-export function createSource(profile: string, cfg: SourceConfig): Source {
+/** The one place that maps `source.type` to its implementation. `network` is the profile's resolved
+ * proxy / CA settings, the ones its STS requests use; by default only the environment's. */
+export function createSource(
+  profile: string,
+  cfg: SourceConfig,
+  network: ResolvedNetwork = resolveNetwork([]),
+): Source {
   switch (cfg.type) {
     case 'oidc':
-      return new OidcSource(profile, cfg);
+      return new OidcSource(profile, cfg, network);
     case 'web-identity-file':
       return new WebIdentityFileSource(profile, cfg);
     case 'x509':
@@ -18,7 +24,7 @@ export function createSource(profile: string, cfg: SourceConfig): Source {
     case 'aws':
       return new AwsSource(profile, cfg);
     case 'saml':
-      return new SamlSource(profile, cfg);
+      return new SamlSource(profile, cfg, network);
   }
 }
 

@@ -5,29 +5,33 @@ import { type CryptoKey, importJWK, importPKCS8, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
-import { BrokerError, SourceError } from '../errors.ts';
-import { BodyTooLargeError, cappedFetch, isLoopbackHost, networkErrorOf } from '../net.ts';
+import { BrokerError, ConfigError, SourceError } from '../errors.ts';
+import { BodyTooLargeError, cappedFetch, causeOf, isLoopbackHost, networkFailureOf } from '../net.ts';
+import { fetchFor, type ResolvedNetwork } from '../network.ts';
 import { peekJwt } from './jwt.ts';
 import type { Source, WebIdentityProof } from './types.ts';
 
 /** Discovery documents and token responses are a few KB; openid-client would buffer and parse
  * any size (a hostile or misrouted issuer streaming gigabytes would exhaust memory). */
 export const OIDC_MAX_RESPONSE_BYTES = 1_048_576;
-const capped = cappedFetch(OIDC_MAX_RESPONSE_BYTES);
-// The cast only bridges lib.dom's narrower BodyInit typing of Uint8Array; the values are fetch's own.
-const boundedFetch: oidc.CustomFetch = (url, options) => capped(url, options as RequestInit);
 
 export class OidcSource implements Source {
   readonly type = 'oidc';
   readonly describe: string;
   private server: oidc.ServerMetadata | undefined;
   private readonly insecure: boolean;
+  /** Discovery and token requests: capped, and through the profile's proxy / CA (network.ts). */
+  private readonly boundedFetch: oidc.CustomFetch;
 
   constructor(
     private readonly profile: string,
     private readonly cfg: OidcSourceConfig,
+    network: ResolvedNetwork,
   ) {
     this.describe = cfg.issuer;
+    const capped = cappedFetch(OIDC_MAX_RESPONSE_BYTES, fetchFor(network));
+    // The cast only bridges lib.dom's narrower BodyInit typing of Uint8Array; the values are fetch's own.
+    this.boundedFetch = (url, options) => capped(url, options as RequestInit);
     // The schema only lets http through for loopback issuers (test OPs, emulators).
     this.insecure = new URL(cfg.issuer).protocol === 'http:' && isLoopbackHost(new URL(cfg.issuer).hostname);
   }
@@ -37,7 +41,7 @@ export class OidcSource implements Source {
     const server = this.server ?? (await this.discover());
     const config = new oidc.Configuration(server, this.cfg.clientId, undefined, auth);
     config.timeout = this.cfg.timeout / 1000;
-    config[oidc.customFetch] = boundedFetch;
+    config[oidc.customFetch] = this.boundedFetch;
     if (this.insecure) oidc.allowInsecureRequests(config);
 
     let response: oidc.TokenEndpointResponse;
@@ -82,7 +86,7 @@ export class OidcSource implements Source {
       const config = await oidc.discovery(new URL(this.cfg.issuer), this.cfg.clientId, undefined, undefined, {
         execute: this.insecure ? [oidc.allowInsecureRequests] : [],
         timeout: this.cfg.timeout / 1000,
-        [oidc.customFetch]: boundedFetch,
+        [oidc.customFetch]: this.boundedFetch,
       });
       this.server = config.serverMetadata();
       return this.server;
@@ -118,6 +122,9 @@ export class OidcSource implements Source {
   private mapError(err: unknown, step: 'discovery' | 'token request'): SourceError {
     const where = `OIDC ${step} at ${this.cfg.issuer}`;
     const opts = { profile: this.profile, cause: err };
+    // An unreadable network.caFile: the config's fault, said as the config error says it.
+    const configError = causeOf(err, ConfigError);
+    if (configError) return new SourceError(configError.code, configError.message, opts);
     if (causeOf(err, BodyTooLargeError)) {
       return new SourceError(
         'OIDC_RESPONSE_TOO_LARGE',
@@ -145,7 +152,7 @@ export class OidcSource implements Source {
         },
       );
     }
-    const network = networkErrorOf(err);
+    const network = networkFailureOf(err);
     if (network) {
       return new SourceError('OIDC_UNREACHABLE', `${where}: cannot reach the provider (${network})`, {
         ...opts,
@@ -170,13 +177,6 @@ export class OidcSource implements Source {
       },
     );
   }
-}
-
-function causeOf<T>(err: unknown, type: new (...args: never[]) => T): T | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof type) return e;
-  }
-  return undefined;
 }
 
 function hintFor(error: string): string {

@@ -20,6 +20,7 @@
  * structural types below.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
 
@@ -63,6 +64,8 @@ export interface OidcOpOptions {
   extraClaims?: Record<string, unknown>;
   /** The URL clients reach the OP by, when something (a fault proxy) sits in front of it; default its own address. */
   issuer?: string;
+  /** Serve https with this certificate (for a name of loopback, e.g. `localhost`); the issuer is then https://localhost:port. */
+  tls?: { cert: string; key: string };
 }
 
 /** One token endpoint request as seen by the OP (recorded when the response finishes). */
@@ -329,7 +332,7 @@ export class OidcOp {
     let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     let op: OidcOp | undefined;
 
-    const server = createServer((req, res) => {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       const isToken = (req.url ?? '').split('?')[0] === '/token';
       if (isToken) op?.countTokenRequest();
       if (op?.down || !handler) {
@@ -338,7 +341,8 @@ export class OidcOp {
         return;
       }
       handler(req, res);
-    });
+    };
+    const server: Server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -348,7 +352,7 @@ export class OidcOp {
       });
     });
     const { port } = server.address() as AddressInfo;
-    const issuer = opts.issuer ?? `http://127.0.0.1:${port}`;
+    const issuer = opts.issuer ?? (opts.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`);
 
     const resourceServerFor = (client: { clientId: string } | undefined) => {
       const spec = client ? specs.get(client.clientId) : undefined;

@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DOMParser } from '@xmldom/xmldom';
 import samlify from 'samlify';
@@ -55,6 +56,8 @@ export interface SamlIdpOptions {
   negotiateService?: string;
   /** The IdP's clock (ms); default Date.now. Shared with the STS emulator in fake-time tests. */
   now?: () => number;
+  /** Serve https with this certificate (for `localhost`); the URLs are then https://localhost:port. */
+  tls?: { cert: string; key: string };
 }
 
 export interface LoginRecord {
@@ -91,7 +94,7 @@ export class SamlIdp {
 
   static async start(opts: SamlIdpOptions): Promise<SamlIdp> {
     const { certPem, keyPem } = await signingKeyPair();
-    const server = http.createServer();
+    const server: http.Server = opts.tls ? https.createServer(opts.tls) : http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return new SamlIdp(server, opts, certPem, keyPem);
   }
@@ -103,7 +106,7 @@ export class SamlIdp {
     keyPem: string,
   ) {
     const { port } = server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = opts.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
     this.entityId = `${this.url}/adfs/services/trust`;
     this.certificate = certPem;
     this.idp = samlify.IdentityProvider({

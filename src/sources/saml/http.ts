@@ -1,8 +1,9 @@
 // The HTTP side of every SAML login: fetch with a cookie jar, redirects followed by hand (so that
 // cookies set on a 302 are kept and no redirect leaves https), a byte cap on every answer and a
 // pluggable answer to `401` challenges (Basic, Negotiate). The logins only say what to send where.
-import { SourceError } from '../../errors.ts';
-import { BodyTooLargeError, isLoopbackHost, networkErrorOf, readCapped } from '../../net.ts';
+import { ConfigError, SourceError } from '../../errors.ts';
+import { BodyTooLargeError, causeOf, isLoopbackHost, networkFailureOf, readCapped } from '../../net.ts';
+import type { Fetch } from '../../network.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -26,6 +27,8 @@ export interface SessionOptions {
   idpUrl: URL;
   timeout: number;
   maxResponseBytes: number;
+  /** Every request's transport: the profile's proxy and caFile. */
+  fetch: Fetch;
   authorizer?: Authorizer;
 }
 
@@ -124,7 +127,7 @@ export class IdpSession {
     const cookie = this.cookieHeader(url);
     let response: Response;
     try {
-      response = await fetch(url, {
+      response = await this.opts.fetch(url, {
         method,
         body,
         redirect: 'manual',
@@ -132,9 +135,17 @@ export class IdpSession {
         signal: AbortSignal.timeout(this.opts.timeout),
       });
     } catch (err) {
+      // An unreadable network.caFile is the config's fault, not the IdP's.
+      const configError = causeOf(err, ConfigError);
+      if (configError) {
+        throw new SourceError(configError.code, configError.message, {
+          profile: this.opts.profile,
+          cause: err,
+        });
+      }
       throw new SourceError(
         'SAML_IDP_UNREACHABLE',
-        `cannot reach the IdP at ${url.origin} (${networkErrorOf(err) ?? (err as Error).message})`,
+        `cannot reach the IdP at ${url.origin} (${networkFailureOf(err) ?? (err as Error).message})`,
         { profile: this.opts.profile, retryable: true, cause: err },
       );
     }
@@ -161,7 +172,7 @@ export class IdpSession {
       }
       throw new SourceError(
         'SAML_IDP_UNREACHABLE',
-        `the IdP at ${url.origin} broke off its answer (${networkErrorOf(err) ?? (err as Error).message})`,
+        `the IdP at ${url.origin} broke off its answer (${networkFailureOf(err) ?? (err as Error).message})`,
         { profile: this.opts.profile, retryable: true, cause: err },
       );
     }

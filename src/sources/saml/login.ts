@@ -3,6 +3,7 @@
 import type { SamlSourceConfig } from '../../config/schema.ts';
 import { readSecret } from '../../config/secrets.ts';
 import { BrokerError, SourceError } from '../../errors.ts';
+import type { Fetch } from '../../network.ts';
 import { parseForms, samlResponseOf } from './html.ts';
 import { type Authorizer, type HttpAnswer, IdpSession } from './http.ts';
 
@@ -10,6 +11,8 @@ export interface LoginContext {
   profile: string;
   cfg: SamlSourceConfig;
   idpUrl: URL;
+  /** Through the profile's proxy, trusting its caFile (network.ts fetchFor). */
+  fetch: Fetch;
 }
 
 export interface SamlLogin {
@@ -24,6 +27,7 @@ export function idpSession(ctx: LoginContext, authorizer?: Authorizer): IdpSessi
     idpUrl: ctx.idpUrl,
     timeout: ctx.cfg.timeout,
     maxResponseBytes: ctx.cfg.maxResponseBytes,
+    fetch: ctx.fetch,
     authorizer,
   });
 }

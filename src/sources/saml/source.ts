@@ -2,6 +2,7 @@
 // the SAML Response it gets, and hands it to src/sts/ for AssumeRoleWithSAML. Each login is fresh
 // (an assertion is single-use and short-lived); secrets are re-read on every login.
 import type { SamlSourceConfig } from '../../config/schema.ts';
+import { fetchFor, type ResolvedNetwork } from '../../network.ts';
 import type { SamlProof, Source } from '../types.ts';
 import { parseSamlResponse } from './assertion.ts';
 import type { LoginContext, SamlLogin } from './login.ts';
@@ -18,11 +19,12 @@ export class SamlSource implements Source {
   constructor(
     private readonly profile: string,
     private readonly cfg: SamlSourceConfig,
+    network: ResolvedNetwork,
   ) {
     const idpUrl = new URL(cfg.idpUrl);
     // Never the query's secrets or userinfo in logs: origin and path name the IdP well enough.
     this.describe = `${idpUrl.origin}${idpUrl.pathname}`;
-    this.method = createLogin({ profile, cfg, idpUrl });
+    this.method = createLogin({ profile, cfg, idpUrl, fetch: fetchFor(network) });
   }
 
   async getProof(): Promise<SamlProof> {
