@@ -361,7 +361,7 @@ broker agree. Worked examples, with comments: ${examples}.
   \`credential:NAME\` (\`$CREDENTIALS_DIRECTORY/NAME\`, a systemd \`LoadCredential=\`). References are
   read again on every use, so rotating a secret needs no restart; anything else is refused as an
   inline secret, without echoing it.
-- **Durations** are written \`250ms\`, \`90s\`, \`15m\`, \`1h30m\`, \`14d\`, or as a number of seconds.
+- **Durations** are written \`250ms\`, \`90s\`, \`15m\`, \`1h30m\`, \`14d\`, or as a number of seconds; at most \`24d\` (the longest a timer can wait).
 - **Paths** (token files, certificates, keytabs, \`file:\` references) that are relative resolve
   against the config file's folder.
 - **Reading the tables:** \`${PROFILE_NAME}\` stands for a profile's name and \`[]\` for each entry

@@ -32,13 +32,21 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
 
 /** Parse YAML text and validate it; relative file paths are resolved against the file's folder. */
 export function parseConfig(text: string, file: string): Config {
+  if (text.includes('\u0000')) {
+    // YAML would read such a file as one odd string and the message would not say why
+    throw new ConfigError(
+      `${file}: not a text file (it holds NUL bytes: binary data, or text saved as UTF-16); save the config as UTF-8 YAML`,
+    );
+  }
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, maxAliasCount: 100 });
+    // logLevel error: the yaml package would print warnings (an unknown `!tag`) to stderr with the
+    // offending line quoted, and that line may hold a secret written inline by mistake.
+    raw = parseYaml(text, { prettyErrors: true, maxAliasCount: 100, logLevel: 'error' });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
+    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}:` : '';
     const first = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new ConfigError(`${file}:${where}: not valid YAML: ${first}`, { cause: err });
+    throw new ConfigError(`${file}:${where} not valid YAML: ${first}`, { cause: err });
   }
   if (raw === null || raw === undefined) raw = {};
   // reportInput: tells a missing setting (input undefined) from one of the wrong type; the input
@@ -63,7 +71,7 @@ function explain(issue: z.core.$ZodIssue): string {
     return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove it or check the spelling`;
   }
   if (issue.code === 'invalid_type' && issue.input === undefined)
-    return `required: add ${issue.expected === 'object' ? 'this section' : `a ${issue.expected}`}`;
+    return `required: add ${issue.expected === 'object' || issue.expected === 'record' ? 'this section' : `a ${issue.expected}`}`;
   return issue.message;
 }
 

@@ -12,6 +12,9 @@ import { parseDuration } from './duration.ts';
 
 const DURATION_HELP = 'a duration such as 90s, 15m or 1h (or a number of seconds)';
 
+/** The longest a Node timer waits (2^31-1 ms, 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A duration in config, normalised to milliseconds. */
 export const DurationSchema = z
   .union([z.number(), z.string()], { error: `expected ${DURATION_HELP}` })
@@ -19,6 +22,12 @@ export const DurationSchema = z
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0) {
       ctx.addIssue({ code: 'custom', message: `"${value}" is not ${DURATION_HELP}` });
+      return z.NEVER;
+    }
+    // Durations become timers, and Node fires a longer timer after 1 ms (with only a warning):
+    // `sts.timeout: 30d` would abort every STS call at once, `backoff.max: 30d` retry in a loop.
+    if (ms > MAX_TIMER_MS) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is too long: durations are at most 24d` });
       return z.NEVER;
     }
     return ms;
@@ -36,9 +45,8 @@ export const SecretRefSchema = z
       'secrets are never written inline: use file:/path/to/secret, env:VARIABLE or credential:NAME (a systemd LoadCredential= name)',
   });
 
-const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-  error: 'profile names use letters, digits, "_", "." and "-" (at most 64)',
-});
+const PROFILE_NAME_HELP = 'profile names use letters, digits, "_", "." and "-" (at most 64)';
+const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: PROFILE_NAME_HELP });
 
 const RoleArnSchema = z
   .string({ error: 'expected an IAM role ARN, like arn:aws:iam::123456789012:role/NAME' })
@@ -53,9 +61,22 @@ const PolicyArnSchema = z.string().regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):poli
 /** Credentials and client secrets cross these URLs, so plain http is only allowed to loopback (tests, emulators). */
 const HttpUrlSchema = z
   .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
-  .refine((u) => u.startsWith('https:') || isLoopbackHost(new URL(u).hostname), {
+  .refine(httpOnlyToLoopback, {
     error: 'use https: plain http is only allowed to a loopback address (127.0.0.1, ::1, localhost)',
   });
+
+/** zod runs this refinement even when the URL check failed: it must not throw on a non-URL
+ * (that escaped as an exit-1 "Invalid URL" naming neither file nor setting), and it leaves
+ * non-http values to the URL check's one message. */
+function httpOnlyToLoopback(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return true;
+  }
+  return url.protocol !== 'http:' || isLoopbackHost(url.hostname);
+}
 
 /** STS client settings; on the top level they are the default for every profile. The run-time
  * defaults (`defaultText`) are DEFAULT_STS in src/sts/exchange.ts; the reference test checks that
@@ -93,7 +114,7 @@ export const StsSettingsSchema = z.strictObject({
   }),
 });
 
-/** How outbound requests (STS, Roles Anywhere) leave this host. */
+/** How outbound requests (STS, Roles Anywhere, the IdP) leave this host. */
 export const NetworkSchema = z.strictObject({
   proxy: z
     .string()
@@ -103,7 +124,7 @@ export const NetworkSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        'HTTP CONNECT proxy for STS and Roles Anywhere requests, `http(s)://[user:pass@]host:port`, or `none` to ignore the proxy environment variables. A proxy that is down fails the exchange (retried), never a silent direct connection; OIDC issuers and SAML IdPs are reached directly.',
+        'HTTP CONNECT proxy for STS, Roles Anywhere, OIDC issuer and SAML IdP requests, `http(s)://[user:pass@]host:port`, or `none` to ignore the proxy environment variables. A proxy that is down fails the request (retried), never a silent direct connection.',
       defaultText: '`$HTTPS_PROXY` or `$https_proxy`',
       examples: ['http://proxy.corp.example:3128'],
     }),
@@ -632,7 +653,7 @@ export const ProfileSchema = z.strictObject({
   }),
   network: NetworkSchema.optional().meta({
     description:
-      "How this profile's STS and Roles Anywhere requests leave the host; each setting overrides the top-level `network` one.",
+      "How this profile's STS, Roles Anywhere and IdP requests leave the host; each setting overrides the top-level `network` one.",
     defaultText: 'the top-level `network`',
   }),
 });
@@ -808,7 +829,7 @@ export const ReloadSchema = z.strictObject({
   }),
 });
 
-export const ConfigSchema = z.strictObject({
+const ConfigObjectSchema = z.strictObject({
   server: ServerSchema.prefault({}).meta({
     description: 'The credentials listener: address, client tokens, TLS, limits.',
   }),
@@ -826,11 +847,13 @@ export const ConfigSchema = z.strictObject({
   }),
   network: NetworkSchema.default({}).meta({
     description:
-      'How outbound requests to AWS (STS, Roles Anywhere) leave this host; the default for every profile.',
+      'How outbound requests (STS, Roles Anywhere, OIDC issuers, SAML IdPs) leave this host; the default for every profile.',
   }),
   profiles: z
     .record(ProfileNameSchema, ProfileSchema.superRefine(checkRoleOptions), {
-      error: 'profiles must map profile names to profiles',
+      // a bad name arrives here as the record's invalid_key, not with ProfileNameSchema's message
+      error: (issue) =>
+        issue.code === 'invalid_key' ? PROFILE_NAME_HELP : 'profiles must map profile names to profiles',
     })
     .refine((p) => Object.keys(p).length > 0, { error: 'define at least one profile under profiles:' })
     .meta({
@@ -838,6 +861,22 @@ export const ConfigSchema = z.strictObject({
         'One or more profiles by name (letters, digits, `_`, `.`, `-`; at most 64): each is a source plus a role, served at `/v1/credentials/NAME`; `default` is also served at `/v1/credentials`.',
     }),
 });
+
+/** The whole config file: the sections above, and the checks that need more than one of them. */
+export const ConfigSchema = ConfigObjectSchema.superRefine(checkImdsProfile);
+
+/** Here, not when the IMDS listener is built, so that the message names the file like every other
+ * config error, and a reload that drops the profile is refused. */
+function checkImdsProfile(config: z.infer<typeof ConfigObjectSchema>, ctx: z.core.$RefinementCtx): void {
+  const names = Object.keys(config.profiles);
+  if (config.imds && names.length > 0 && !names.includes(config.imds.profile)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['imds', 'profile'],
+      message: `no profile "${config.imds.profile}" under profiles: (configured: ${names.join(', ')})`,
+    });
+  }
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

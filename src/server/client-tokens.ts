@@ -2,7 +2,7 @@
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). One shared token, plus optional per-profile tokens so
 // that app A cannot read app B's role.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 
@@ -24,6 +24,10 @@ export async function ensureTokenFile(file: string): Promise<void> {
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
     const tmp = `${file}.${process.pid}.tmp`;
+    // A broker killed between write and rename leaves this behind, and a restart often gets the
+    // same pid (PID 1 in a container): remove it, or `wx` would fail every start from then on.
+    // rm unlinks a planted symlink itself, and `wx` still refuses one created after it.
+    await rm(tmp, { force: true });
     await writeFile(tmp, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
     await rename(tmp, file);
   } catch (err) {

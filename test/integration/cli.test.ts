@@ -1,16 +1,12 @@
 // The command line: help/version, exit codes (0, 1, 64, 78), `check` against the real OP and
 // STS emulator, and `serve` as a real process that shuts down cleanly on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { run } from '../../src/main.ts';
+import { serveProcess } from '../helpers/serve-process.ts';
 import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
-
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
 
 let world: World;
 before(async () => {
@@ -161,22 +157,8 @@ describe('credential-broker CLI', () => {
 
   it('serve: listens, becomes ready, serves, and exits 0 on SIGTERM', async () => {
     const file = await configFile('serve.yaml', { default: world.oidcProfile() });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const logs: Record<string, unknown>[] = [];
-    const address = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const entry = JSON.parse(line);
-        logs.push(entry);
-        if (entry.msg === 'credential broker listening') resolve(entry.address);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
+    const served = serveProcess(file);
+    const address = await served.address();
     const token = await (await import('node:fs/promises')).readFile(
       path.join(world.dir, 'serve.yaml.token'),
       'utf8',
@@ -187,9 +169,9 @@ describe('credential-broker CLI', () => {
       res = await fetch(`${address}/v1/credentials`, { headers: { authorization: token } });
     }
     assert.equal(res.status, 200);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
-    assert.equal(stderr, '');
-    assert.ok(logs.some((l) => l.msg === 'shutting down: finishing in-flight requests'));
+    served.child.kill('SIGTERM');
+    assert.equal(await served.exited, 0);
+    assert.equal(served.stderr, '');
+    assert.ok(served.logs.some((l) => l.msg === 'shutting down: finishing in-flight requests'));
   });
 });

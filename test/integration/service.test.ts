@@ -4,21 +4,19 @@
 // server.shutdownTimeout), exit 70 on an unhandled rejection. Every byte the processes print is
 // kept and scanned for every secret the test used or was given.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { serveProcess, until } from '../helpers/serve-process.ts';
 import { CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.join(HERE, '../../src/main.ts');
 const REJECT_PRELOAD = path.join(HERE, '../fixtures/reject-when-serving.ts');
 const NOTIFY_RECEIVER = path.join(HERE, '../fixtures/notify-receiver.py');
-
-type LogEntry = Record<string, unknown> & { msg: string };
 
 let world: World;
 /** Everything every spawned process wrote, stdout and stderr. */
@@ -33,68 +31,8 @@ after(async () => {
   await world.close();
 });
 
-class Served {
-  readonly logs: LogEntry[] = [];
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  private waiters: { test: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }[] = [];
-
-  constructor(readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    child.stderr?.on('data', (d) => {
-      this.stderr += d;
-      output.push(String(d));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(line);
-      const entry = JSON.parse(line) as LogEntry;
-      this.logs.push(entry);
-      for (const w of [...this.waiters]) {
-        if (w.test(entry)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(entry);
-        }
-      }
-    });
-  }
-
-  /** The first log line (already written or still to come) matching `test`. */
-  waitFor(test: (e: LogEntry) => boolean, what: string, timeoutMs = 10_000): Promise<LogEntry> {
-    const seen = this.logs.find(test);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no log line "${what}" within ${timeoutMs} ms; stderr: ${this.stderr}`)),
-        timeoutMs,
-      );
-      this.waiters.push({
-        test,
-        resolve: (e) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-      });
-    });
-  }
-
-  /** Waits for the nth (1-based) log line matching `test`. */
-  async waitForNth(n: number, test: (e: LogEntry) => boolean, what: string): Promise<LogEntry> {
-    const deadline = Date.now() + 10_000;
-    while (this.logs.filter(test).length < n) {
-      if (Date.now() > deadline) throw new Error(`fewer than ${n} log lines "${what}"`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    return this.logs.filter(test)[n - 1]!;
-  }
-}
-
-function serve(configFile: string, opts: { env?: Record<string, string>; preload?: string } = {}): Served {
-  const args = ['--import', 'tsx', ...(opts.preload ? ['--import', opts.preload] : [])];
-  const child = spawn(process.execPath, [...args, MAIN, 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...opts.env },
-  });
-  return new Served(child);
+function serve(configFile: string, opts: { env?: Record<string, string>; preload?: string } = {}) {
+  return serveProcess(configFile, { ...opts, output });
 }
 
 async function writeConfig(name: string, doc: Record<string, unknown>): Promise<string> {
@@ -149,14 +87,6 @@ function notifyReceiver(socketPath: string): { messages: string[]; stop(): void 
   const child = spawn('python3', [NOTIFY_RECEIVER, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   createInterface({ input: child.stdout! }).on('line', (l) => messages.push(l));
   return { messages, stop: () => child.kill() };
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('serve as a service', () => {

@@ -1,0 +1,157 @@
+// Reliability: SIGHUP every 100 ms for several seconds against the real serve process while
+// clients hammer the credentials endpoint over keep-alive connections. Between signals the file
+// is swapped (atomically, as editors and config management do) between two versions that differ
+// in one profile, and every tenth version is invalid. Not one request may fail, the process stays
+// up, the unchanged profiles keep the very same credentials, and STS sees exactly one exchange
+// per reload that changed a profile: no reload storm becomes an STS storm.
+import assert from 'node:assert/strict';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+import { type BrokerProcess, brokerEntry, serveProcess, waitReady } from '../helpers/serve-process.ts';
+import { startWorld, type World } from '../helpers/world.ts';
+
+const STORM_MS = 4000;
+const SIGNAL_EVERY_MS = 100;
+const CLIENTS = 12;
+
+let world: World;
+let served: BrokerProcess | undefined;
+
+before(async () => {
+  world = await startWorld();
+});
+after(async () => {
+  await served?.stop();
+  await world.close();
+});
+
+describe('reload storm', () => {
+  it('SIGHUP every 100 ms under load: 0 failed requests, kept profiles keep their credentials, STS calls bounded', {
+    timeout: 60_000,
+  }, async (t) => {
+    t.diagnostic(`broker entry: ${brokerEntry().label}`);
+    const file = path.join(world.dir, 'storm.yaml');
+    const paymentsTokenFile = path.join(world.dir, 'payments.token');
+    const version = (n: number) =>
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'token') },
+        sts: { endpoint: world.sts.url, timeout: '10s' },
+        logging: { level: 'info' },
+        profiles: {
+          default: world.oidcProfile(),
+          payments: world.oidcProfile({ tokenFile: paymentsTokenFile }),
+          // the one profile that changes between versions: each effective reload re-exchanges it
+          churn: world.oidcProfile({ role: { sessionName: `churn-${n % 2}` } }),
+          // invalid every tenth version: the reload fails and the running config stays
+          ...(n % 10 === 9 ? { broken: { source: { type: 'oidc' } } } : {}),
+        },
+      });
+    // rename, as editors and config management do: a reload never reads a half-written file
+    const swap = async (n: number) => {
+      await writeFile(`${file}.next`, version(n));
+      await rename(`${file}.next`, file);
+    };
+    await swap(0);
+    served = serveProcess(file);
+    const base = await served.address();
+    await waitReady(base);
+    const token = await readFile(path.join(world.dir, 'token'), 'utf8');
+    const paymentsToken = await readFile(paymentsTokenFile, 'utf8');
+    const callsBefore = world.sts.calls('AssumeRoleWithWebIdentity');
+
+    const pool = new Pool(base, { connections: CLIENTS, keepAliveTimeout: 10_000 });
+    const seenKeys: Record<string, Set<string>> = {
+      default: new Set(),
+      payments: new Set(),
+      churn: new Set(),
+    };
+    const failures: string[] = [];
+    let requests = 0;
+    let storming = true;
+    const client = async (i: number) => {
+      const profiles = ['default', 'payments', 'churn'] as const;
+      for (let n = i; storming; n++) {
+        const profile = profiles[n % 3]!;
+        try {
+          const res = await pool.request({
+            method: 'GET',
+            path: `/v1/credentials/${profile}`,
+            headers: { authorization: profile === 'payments' ? paymentsToken : token },
+          });
+          const body = (await res.body.json()) as { AccessKeyId?: string; code?: string };
+          if (res.statusCode !== 200) failures.push(`${profile}: ${res.statusCode} ${body.code}`);
+          else seenKeys[profile]!.add(body.AccessKeyId!);
+        } catch (err) {
+          failures.push(`${profile}: ${(err as Error).message}`);
+        }
+        requests += 1;
+      }
+    };
+    const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+
+    let signals = 0;
+    const started = Date.now();
+    while (Date.now() - started < STORM_MS) {
+      await swap(signals + 1);
+      served.child.kill('SIGHUP');
+      signals += 1;
+      await new Promise((r) => setTimeout(r, SIGNAL_EVERY_MS));
+    }
+    // every reload started has finished: none is left to run after the last signal
+    const isStart = (e: { msg: string }) => e.msg === 'reloading the config';
+    const isEnd = (e: { msg: string }) =>
+      e.msg === 'config reloaded' || e.msg.startsWith('config reload failed');
+    const settle = Date.now();
+    while (served.logs.filter(isStart).length !== served.logs.filter(isEnd).length) {
+      assert.ok(Date.now() - settle < 10_000, 'the reloads in progress finish');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // a coalesced reload queued behind the last one
+    storming = false;
+    await Promise.all(clients);
+    await pool.close();
+
+    const reloaded = served.logs.filter((e) => e.msg === 'config reloaded');
+    const failed = served.logs.filter((e) => e.msg.startsWith('config reload failed'));
+    const changed = reloaded.reduce((n, e) => n + (e.changed as string[]).length, 0);
+    const stsCalls = world.sts.calls('AssumeRoleWithWebIdentity') - callsBefore;
+    t.diagnostic(
+      `${requests} requests by ${CLIENTS} clients, ${signals} SIGHUPs, ${reloaded.length} reloads (+${failed.length} refused invalid configs), ${stsCalls} STS exchanges`,
+    );
+
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${requests} requests failed`);
+    assert.ok(requests > 1000, `enough load: ${requests} requests`);
+    assert.equal(served.child.exitCode, null, 'still running');
+    assert.ok(signals >= 30, `${signals} signals`);
+    assert.ok(reloaded.length >= 5, `${reloaded.length} reloads took effect`);
+    assert.ok(failed.length >= 1, 'invalid versions were refused');
+    assert.ok(failed.every((e) => e.code === 'CONFIG_INVALID'));
+    for (const e of reloaded) {
+      // a reload may find churn as it runs (the file flipped twice, or after a refused version)
+      const moved = [...(e.changed as string[]), ...(e.added as string[]), ...(e.removed as string[])];
+      assert.ok(moved.length === 0 || (moved.length === 1 && moved[0] === 'churn'), JSON.stringify(e));
+      assert.deepEqual(
+        (e.kept as string[]).filter((p) => p !== 'churn'),
+        ['default', 'payments'],
+      );
+    }
+    assert.equal(seenKeys.default!.size, 1, 'default served one set of credentials throughout');
+    assert.equal(seenKeys.payments!.size, 1, 'payments served one set of credentials throughout');
+    assert.ok(seenKeys.churn!.size > 1, 'the changed profile was re-exchanged');
+    assert.equal(stsCalls, changed, 'one STS exchange per changed profile per reload, nothing more');
+
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    served.child.kill('SIGTERM');
+    assert.equal(await served.exited, 0);
+    assert.equal(served.stderr, '');
+    assert.deepEqual(
+      served.logs.filter((e) => (e.level as number) >= 50 && !e.msg.startsWith('config reload failed')),
+      [],
+      'no error besides the refused configs',
+    );
+  });
+});
