@@ -5,16 +5,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { BASELINE_BODY as body } from './baseline-body.ts';
 
 const tokenDigest = createHash('sha256').update(readFileSync(process.argv[2]!, 'utf8')).digest();
-const body = JSON.stringify({
-  AccessKeyId: 'ASIABASELINEBASELINE',
-  SecretAccessKey: 'x'.repeat(40),
-  Token: 'y'.repeat(600),
-  Expiration: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-  AccountId: '123456789012',
-  RoleArn: 'arn:aws:iam::123456789012:role/app',
-});
 
 const server = http.createServer((req, res) => {
   const presented = req.headers.authorization;

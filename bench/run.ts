@@ -53,7 +53,9 @@ function record(
 ): void {
   const ratio = baseline === 0 ? Number.NaN : value / baseline;
   rows.push({ name, value, baseline, unit, ratio, target, ok });
-  console.error(`  ${name}: ${fmt(value)} vs ${fmt(baseline)} ${unit} (×${ratio.toFixed(2)})`);
+  console.error(
+    `  ${name}: ${fmt(value)} vs ${fmt(baseline)} ${unit} (×${Number.isFinite(ratio) ? ratio.toFixed(2) : '–'})`,
+  );
 }
 
 // ---------------------------------------------------------------- the world
@@ -146,19 +148,35 @@ async function startBroker(config: string): Promise<Running> {
   }
 }
 
-function startBaseline(): Promise<{ url: string; stop(): void }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'bench/baseline-server.ts'), tokenFile],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+/** A reference server (bench/baseline-server.ts, bench/fastify-floor-server.ts) as its own process. */
+function startBaseline(script = 'baseline-server.ts'): Promise<{ url: string; pid: number; stop(): void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench', script), tokenFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve) => {
     createInterface({ input: child.stdout! }).once('line', (line) =>
-      resolve({ url: `http://127.0.0.1:${line.split(' ')[1]}`, stop: () => child.kill('SIGTERM') }),
+      resolve({
+        url: `http://127.0.0.1:${line.split(' ')[1]}`,
+        pid: child.pid!,
+        stop: () => child.kill('SIGTERM'),
+      }),
     );
   });
+}
+
+/** CPU time (user + system) a process has used so far, in µs (/proc/PID/stat, clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** A load run plus the server's CPU time per answered request: steadier than req/s on a busy
+ * machine, since it does not depend on how much CPU the load generator left the server. */
+async function loadWithCpu(pid: number, url: string, connections: number, duration: number) {
+  const before = cpuMicros(pid);
+  const result = await load(url, connections, { duration });
+  const micros = (cpuMicros(pid) - before) / Math.max(result.requests.total, 1);
+  return { result, micros };
 }
 
 function rssMb(pid: number): number {
@@ -188,15 +206,33 @@ async function throughput(): Promise<void> {
   console.error('warm GET throughput and latency (autocannon) vs a plain node:http server');
   const broker = await startBroker(await configFile('one.yaml', { default: profile() }));
   const baseline = await startBaseline();
+  const floor = await startBaseline('fastify-floor-server.ts');
   const duration = quick ? 2 : 6;
   try {
     await load(`${broker.url}/v1/credentials`, 10, { duration: 1 }); // warm-up (JIT, connections)
     await load(`${baseline.url}/v1/credentials`, 10, { duration: 1 });
+    await load(`${floor.url}/v1/credentials`, 10, { duration: 1 });
     for (const connections of [1, 10, 50]) {
-      const base = await load(`${baseline.url}/v1/credentials`, connections, { duration });
-      const ours = await load(`${broker.url}/v1/credentials`, connections, { duration });
+      const { result: base, micros: baseMicros } = await loadWithCpu(
+        baseline.pid,
+        `${baseline.url}/v1/credentials`,
+        connections,
+        duration,
+      );
+      const { result: ours, micros: ourMicros } = await loadWithCpu(
+        broker.child.pid!,
+        `${broker.url}/v1/credentials`,
+        connections,
+        duration,
+      );
       if (ours.non2xx > 0 || ours.errors > 0)
         throw new Error(`broker answered ${ours.non2xx} non-2xx, ${ours.errors} errors`);
+      const { result: bare, micros: bareMicros } = await loadWithCpu(
+        floor.pid,
+        `${floor.url}/v1/credentials`,
+        connections,
+        duration,
+      );
       const rps = ours.requests.average / base.requests.average;
       record(
         `req/s, ${connections} conn`,
@@ -205,6 +241,21 @@ async function throughput(): Promise<void> {
         'req/s',
         '≥ 0.8×',
         rps >= 0.8,
+      );
+      record(`server CPU per request, ${connections} conn`, ourMicros, baseMicros, 'µs', 'report');
+      record(
+        `bare fastify route: req/s, ${connections} conn`,
+        bare.requests.average,
+        base.requests.average,
+        'req/s',
+        'report',
+      );
+      record(
+        `bare fastify route: CPU per request, ${connections} conn`,
+        bareMicros,
+        baseMicros,
+        'µs',
+        'report',
       );
       record(`p50 latency, ${connections} conn`, ours.latency.p50, base.latency.p50, 'ms', 'report');
       const p99 = ours.latency.p99 / Math.max(base.latency.p99, 1);
@@ -219,6 +270,7 @@ async function throughput(): Promise<void> {
     }
   } finally {
     baseline.stop();
+    floor.stop();
     await broker.stop();
   }
 }
@@ -409,7 +461,7 @@ try {
 const header = '| benchmark | broker | baseline | ratio | target | ok |\n|---|---:|---:|---:|---|---|';
 const lines = rows.map(
   (r) =>
-    `| ${r.name} | ${fmt(r.value)} ${r.unit} | ${fmt(r.baseline)} ${r.unit} | ${r.ratio.toFixed(2)}× | ${r.target} | ${r.ok === undefined ? '–' : r.ok ? 'yes' : '**no**'} |`,
+    `| ${r.name} | ${fmt(r.value)} ${r.unit} | ${fmt(r.baseline)} ${r.unit} | ${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '–'} | ${r.target} | ${r.ok === undefined ? '–' : r.ok ? 'yes' : '**no**'} |`,
 );
 console.log(`${header}\n${lines.join('\n')}`);
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
