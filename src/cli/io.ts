@@ -4,7 +4,33 @@ export interface Io {
   stderr: (text: string) => void;
 }
 
+/**
+ * A writer for one of the process's streams. A reader that goes away early (`advise | head`)
+ * closes the pipe, and the next write fails with EPIPE, emitted on the stream; unhandled, that is
+ * a stack trace and exit 1 for what is normal use of a command line. As with `yes | head`, the
+ * output nobody reads is dropped and the command finishes quietly with its own exit code (files
+ * it writes, such as `advise --out`, are complete). Any other stream error is still thrown.
+ */
+function writerFor(stream: NodeJS.WriteStream): (text: string) => void {
+  let gone = false;
+  let watching = false;
+  return (text) => {
+    if (gone) return;
+    if (!watching) {
+      watching = true;
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+          gone = true;
+          return;
+        }
+        throw err;
+      });
+    }
+    stream.write(text);
+  };
+}
+
 export const processIo: Io = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: writerFor(process.stdout),
+  stderr: writerFor(process.stderr),
 };
