@@ -4,64 +4,24 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EXIT } from '../errors.ts';
-import { type Advice, decide, type Facts, MECHANISMS } from './advise/decide.ts';
+import { type Advice, available, decide, type Facts, MECHANISMS } from './advise/decide.ts';
+import { asksSamlLogin, parseSamlLogin, SAML_LOGIN_QUESTION, type SamlLogin } from './advise/saml-login.ts';
 import { DEFAULT_PARAMS, type StarterParams, starterFor } from './advise/starter.ts';
+import { ADVISE, parseOptions, renderCommandHelp } from './help.ts';
 import type { Io } from './io.ts';
 
 const HAS = ['oidc', 'saml', 'kerberos', 'pki', 'kubernetes', 'aws-keys'] as const;
 type Has = (typeof HAS)[number];
-
-export const ADVISE_USAGE = `credential-broker advise — choose how this app should get AWS credentials
-
-Usage:
-  credential-broker advise                       ask the questions (in a terminal)
-  credential-broker advise --has LIST [--runs-on server|kubernetes] [options]
-
-  --has LIST          what your organisation already runs, comma-separated:
-                      oidc (an OIDC provider that issues client-credential tokens), saml (a SAML IdP),
-                      kerberos (Kerberos/AD with keytabs), pki (a certificate issuance and renewal
-                      process), kubernetes (clusters whose service-account issuer AWS can reach),
-                      aws-keys (existing AWS access keys); "none" for nothing
-  --runs-on WHERE     server (default) or kubernetes
-  --out DIR           write config.yaml, trust-policy.json and aws-setup.sh there (else print them)
-  --json              the advice as JSON
-  --account-id, --role-name, --region, --issuer, --client-id, --namespace, --service-account,
-  --idp-url, --name   values for the starter files (placeholders otherwise)
-
-Examples:
-  credential-broker advise --has oidc,saml
-  credential-broker advise --has kubernetes --runs-on kubernetes --issuer https://oidc.example.com/cluster-1 --namespace shop --service-account checkout
-  credential-broker advise --has pki --account-id 111122223333 --role-name backup --out ./aws-backup
-`;
 
 export async function adviseCommand(
   argv: string[],
   io: Io,
   stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      has: { type: 'string' },
-      'runs-on': { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean' },
-      interactive: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      'account-id': { type: 'string' },
-      'role-name': { type: 'string' },
-      region: { type: 'string' },
-      issuer: { type: 'string' },
-      'client-id': { type: 'string' },
-      namespace: { type: 'string' },
-      'service-account': { type: 'string' },
-      'idp-url': { type: 'string' },
-      name: { type: 'string' },
-    },
-  });
+  // Options and help: the command table (help.ts), which main.ts parses with too.
+  const { values } = parseArgs({ args: argv, strict: true, options: parseOptions(ADVISE) });
   if (values.help) {
-    io.stdout(ADVISE_USAGE);
+    io.stdout(renderCommandHelp(ADVISE));
     return EXIT.OK;
   }
   let runsOn = values['runs-on'] ?? 'server';
@@ -70,6 +30,7 @@ export async function adviseCommand(
     return EXIT.USAGE;
   }
   let has: Set<Has>;
+  let asked: SamlLogin | undefined;
   if (values.has !== undefined) {
     const listed = values.has
       .split(',')
@@ -84,11 +45,16 @@ export async function adviseCommand(
     }
     has = new Set(listed as Has[]);
   } else if (values.interactive || (process.stdin.isTTY && stdin === process.stdin)) {
-    ({ has, runsOn } = await ask(io, stdin, runsOn));
+    ({ has, runsOn, samlLogin: asked } = await ask(io, stdin, runsOn));
   } else {
     io.stderr(
       'credential-broker advise: say what you have with --has (e.g. --has oidc,saml), or run it in a terminal\n',
     );
+    return EXIT.USAGE;
+  }
+  const samlLogin = parseSamlLogin(values['saml-login'], has.has('saml'));
+  if ('problem' in samlLogin) {
+    io.stderr(`credential-broker advise: ${samlLogin.problem}\n`);
     return EXIT.USAGE;
   }
   const facts: Facts = {
@@ -99,6 +65,7 @@ export async function adviseCommand(
     kubernetes: has.has('kubernetes'),
     awsKeys: has.has('aws-keys'),
     runsOn: runsOn as Facts['runsOn'],
+    samlLogin: samlLogin.samlLogin ?? asked,
   };
   const advice = decide(facts);
   const params: StarterParams = {
@@ -156,17 +123,10 @@ export function renderAdvice(advice: Advice, facts: Facts): string {
   for (const note of advice.notes) lines.push('', `Note: ${note}`);
   lines.push('', 'The mechanisms compared (AWS guidance for machine-to-machine access):');
   lines.push('  mechanism                                              complexity  convenience  you have it');
-  const have: Record<string, boolean> = {
-    kubernetes: facts.kubernetes && facts.runsOn === 'kubernetes',
-    oidc: facts.oidc,
-    mtls: facts.pki,
-    saml: facts.saml,
-    kerberos: facts.kerberos && facts.saml,
-    sigv4: facts.awsKeys,
-  };
+  const have = available(facts);
   for (const m of Object.values(MECHANISMS)) {
     lines.push(
-      `  ${m.name.padEnd(55)}${m.complexity.padEnd(12)}${m.convenience.padEnd(13)}${have[m.id] ? 'yes' : '-'}`,
+      `  ${m.name.padEnd(55)}${m.complexity.padEnd(12)}${m.convenience.padEnd(13)}${have.has(m.id) ? 'yes' : '-'}`,
     );
   }
   lines.push(
@@ -179,7 +139,7 @@ async function ask(
   io: Io,
   stdin: NodeJS.ReadableStream,
   runsOn: string,
-): Promise<{ has: Set<Has>; runsOn: string }> {
+): Promise<{ has: Set<Has>; runsOn: string; samlLogin: SamlLogin | undefined }> {
   // Lines are read through the async iterator, which buffers them: answers piped in ahead of
   // the questions (scripts, tests) are not lost. A missing answer counts as "no".
   const rl = createInterface({ input: stdin, terminal: false });
@@ -194,13 +154,22 @@ async function ask(
     ['aws-keys', 'Do you already hold AWS access keys for this app?'],
   ];
   try {
-    for (const [key, question] of questions) {
+    const yes = async (question: string) => {
       io.stderr(`${question} [y/N] `);
       const { value, done } = await lines.next();
       const answer = done ? '' : String(value).trim().toLowerCase();
-      if (answer === 'y' || answer === 'yes') has.add(key);
+      return answer === 'y' || answer === 'yes';
+    };
+    for (const [key, question] of questions) {
+      if (await yes(question)) has.add(key);
     }
-    return { has, runsOn: has.has('kubernetes') ? 'kubernetes' : runsOn };
+    // Last, so that answers written for the questions above keep their places.
+    const samlLogin = asksSamlLogin(has)
+      ? (await yes(SAML_LOGIN_QUESTION))
+        ? 'kerberos'
+        : 'password'
+      : undefined;
+    return { has, runsOn: has.has('kubernetes') ? 'kubernetes' : runsOn, samlLogin };
   } finally {
     rl.close();
   }

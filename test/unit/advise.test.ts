@@ -43,6 +43,30 @@ describe('advise: the decision helper', () => {
     ['certificate process, no OIDC', { pki: true, saml: true }, 'mtls', ['saml']],
     ['SAML only', { saml: true }, 'saml', []],
     ['Kerberos with a SAML IdP, nothing else', { kerberos: true, saml: true }, 'saml', ['kerberos']],
+    [
+      'Kerberos with a SAML IdP that allows password accounts (said explicitly)',
+      { kerberos: true, saml: true, samlLogin: 'password' },
+      'saml',
+      ['kerberos'],
+    ],
+    [
+      'Kerberos with a SAML IdP that allows only Windows Integrated Authentication',
+      { kerberos: true, saml: true, samlLogin: 'kerberos' },
+      'kerberos',
+      [],
+    ],
+    [
+      'a Windows-auth-only SAML IdP still ranks below OIDC and certificates',
+      { kerberos: true, saml: true, samlLogin: 'kerberos', oidc: true, pki: true, awsKeys: true },
+      'oidc',
+      ['mtls', 'kerberos', 'sigv4'],
+    ],
+    [
+      'a Windows-auth-only SAML IdP without keytabs fits nothing',
+      { saml: true, samlLogin: 'kerberos' },
+      undefined,
+      [],
+    ],
     ['AWS keys only', { awsKeys: true }, 'sigv4', []],
     ['AWS keys and OIDC: OIDC first, keys last', { awsKeys: true, oidc: true }, 'oidc', ['sigv4']],
     ['nothing', {}, undefined, []],
@@ -68,6 +92,11 @@ describe('advise: the decision helper', () => {
       /STS does not accept Kerberos tickets.*SAML IdP that accepts SPNEGO/,
     );
     assert.match(advice.why, /OIDC provider/);
+  });
+
+  it('a Windows-auth-only SAML IdP without keytabs: says what would make it fit', () => {
+    const advice = decide({ ...NOTHING, saml: true, samlLogin: 'kerberos' });
+    assert.match(advice.notes.join(' '), /only with Windows Integrated Authentication.*keytab/);
   });
 
   it('carries the guidance’s complexity/convenience table', () => {
@@ -184,6 +213,72 @@ describe('credential-broker advise (command)', () => {
     assert.match(out.stdout, /- Kerberos \(saml \(auth\.method: kerberos\)/);
   });
 
+  it('--saml-login kerberos: the Kerberos starter (config, SAML provider and trust, CLI)', async () => {
+    const out = await advise(['--has', 'saml,kerberos', '--saml-login', 'kerberos', '--name', 'ADFS']);
+    assert.equal(out.code, 0);
+    assert.match(
+      out.stdout,
+      /^Recommended: Kerberos {2}→ {2}source\.type: saml \(auth\.method: kerberos\)\n/,
+    );
+    assert.match(out.stdout, /Why: Your SAML IdP allows this machine no password account/);
+    assert.doesNotMatch(out.stdout, /Alternatives you could also use/);
+    assert.match(
+      out.stdout,
+      /\n {2}SAML {2,}high {8}medium {7}-\n {2}Kerberos {2,}very high {3}low {10}yes\n/,
+    );
+    const starter = out.stdout.slice(out.stdout.indexOf('--- config.yaml\n') + '--- config.yaml\n'.length);
+    const config = parseConfig(starter.slice(0, starter.indexOf('\n--- ')), '/tmp/advise/config.yaml');
+    const source = config.profiles.default?.source;
+    assert.equal(source?.type, 'saml');
+    assert.equal(source.type === 'saml' && source.auth.method, 'kerberos');
+    assert.match(out.stdout, /"Federated": "arn:aws:iam::123456789012:saml-provider\/ADFS"/);
+    assert.match(out.stdout, /"sts:AssumeRoleWithSAML"/);
+    assert.match(
+      out.stdout,
+      /aws iam create-saml-provider --name ADFS --saml-metadata-document file:\/\/metadata\.xml/,
+    );
+    assert.match(out.stdout, /keytab of the service account/);
+    const json = JSON.parse(
+      (await advise(['--has', 'saml,kerberos', '--saml-login', 'kerberos', '--json'])).stdout,
+    );
+    assert.equal(json.recommended.id, 'kerberos');
+    assert.equal(json.facts.samlLogin, 'kerberos');
+    assert.equal(json.starter.config, starterFor('kerberos', DEFAULT_PARAMS).config);
+  });
+
+  it('--saml-login password keeps SAML first, as without it', async () => {
+    const plain = await advise(['--has', 'saml,kerberos']);
+    const password = await advise(['--has', 'saml,kerberos', '--saml-login', 'password']);
+    assert.match(password.stdout, /^Recommended: SAML/);
+    assert.equal(password.stdout, plain.stdout);
+    assert.equal(
+      JSON.parse((await advise(['--has', 'saml,kerberos', '--json'])).stdout).facts.samlLogin,
+      undefined,
+    );
+  });
+
+  it('asks how the IdP logs machines in only when SAML and Kerberos are both there', async () => {
+    // kubernetes, oidc, pki, saml, kerberos, aws-keys, then the Windows-auth question.
+    const wia = await advise(
+      ['--interactive'],
+      Readable.from(['n\n', 'n\n', 'n\n', 'y\n', 'y\n', 'n\n', 'y\n']),
+    );
+    assert.equal(wia.code, 0);
+    assert.match(wia.stderr, /only Windows Integrated Authentication/);
+    assert.match(wia.stdout, /^Recommended: Kerberos/);
+    const password = await advise(
+      ['--interactive'],
+      Readable.from(['n\n', 'n\n', 'n\n', 'y\n', 'y\n', 'n\n', 'n\n']),
+    );
+    assert.match(password.stdout, /^Recommended: SAML/);
+    const samlOnly = await advise(
+      ['--interactive'],
+      Readable.from(['n\n', 'n\n', 'n\n', 'y\n', 'n\n', 'n\n']),
+    );
+    assert.doesNotMatch(samlOnly.stderr, /Windows Integrated Authentication/);
+    assert.match(samlOnly.stdout, /^Recommended: SAML/);
+  });
+
   it('usage errors exit 64 and say what to write', async () => {
     const bad = await advise(['--has', 'ldap']);
     assert.equal(bad.code, 64);
@@ -196,5 +291,11 @@ describe('credential-broker advise (command)', () => {
     assert.equal(none.code, 64);
     assert.match(none.stderr, /say what you have with --has/);
     assert.match((await advise(['--help'])).stdout, /credential-broker advise --has oidc,saml/);
+    const how = await advise(['--has', 'saml', '--saml-login', 'ntlm']);
+    assert.equal(how.code, 64);
+    assert.match(how.stderr, /--saml-login must be password or kerberos, not "ntlm"/);
+    const noSaml = await advise(['--has', 'kerberos', '--saml-login', 'kerberos']);
+    assert.equal(noSaml.code, 64);
+    assert.match(noSaml.stderr, /--saml-login says how the SAML IdP logs this machine in: add saml to --has/);
   });
 });

@@ -4,6 +4,12 @@
 // certificates when their upkeep already has a process, SAML when a SAML process exists, Kerberos
 // only when nothing else fits, and long-lived AWS keys last: the broker exists to avoid them.
 // Active Directory on its own is not a machine-to-machine mechanism.
+//
+// Kerberos reaches AWS only as a login to a SAML IdP that accepts SPNEGO (ADFS Windows Integrated
+// Authentication, Keycloak), so it needs the SAML IdP too, and a password login to that same IdP
+// is simpler. "Nothing else fits" is therefore the IdP allowing this machine no password account:
+// `samlLogin: 'kerberos'` takes SAML-with-a-password out and leaves Kerberos (still below OIDC and
+// certificates, which need no IdP login at all).
 
 export type MechanismId = 'kubernetes' | 'oidc' | 'mtls' | 'saml' | 'kerberos' | 'sigv4';
 
@@ -88,6 +94,9 @@ export interface Facts {
   saml: boolean;
   /** Kerberos / Active Directory with keytabs for service accounts. */
   kerberos: boolean;
+  /** How the SAML IdP may log this machine in: with a service account's password (the default), or
+   * only with Windows Integrated Authentication, i.e. Kerberos from a keytab. */
+  samlLogin?: 'password' | 'kerberos';
   /** A PKI with a certificate issuance and renewal process. */
   pki: boolean;
   /** Kubernetes clusters with a service-account issuer AWS can reach. */
@@ -107,12 +116,13 @@ export interface Advice {
 
 const ORDER: MechanismId[] = ['kubernetes', 'oidc', 'mtls', 'saml', 'kerberos', 'sigv4'];
 
-function available(f: Facts): Set<MechanismId> {
+/** The mechanisms these facts make usable (the "you have it" column, and what decide ranks). */
+export function available(f: Facts): Set<MechanismId> {
   const has = new Set<MechanismId>();
   if (f.kubernetes && f.runsOn === 'kubernetes') has.add('kubernetes');
   if (f.oidc) has.add('oidc');
   if (f.pki) has.add('mtls');
-  if (f.saml) has.add('saml');
+  if (f.saml && f.samlLogin !== 'kerberos') has.add('saml');
   if (f.kerberos && f.saml) has.add('kerberos');
   if (f.awsKeys) has.add('sigv4');
   return has;
@@ -130,6 +140,11 @@ export function decide(f: Facts): Advice {
   if (f.kerberos && !f.saml) {
     notes.push(
       'Kerberos alone cannot reach AWS: STS does not accept Kerberos tickets. It works through a SAML IdP that accepts SPNEGO (ADFS Windows Integrated Authentication, Keycloak); Active Directory by itself is not a fit for machine-to-machine access.',
+    );
+  }
+  if (f.saml && f.samlLogin === 'kerberos' && !f.kerberos) {
+    notes.push(
+      'Your SAML IdP logs machines in only with Windows Integrated Authentication: the broker can do that from a keytab of a service account (Kerberos, auth.method: kerberos), once keytabs for service accounts are issued.',
     );
   }
   const [recommended, ...alternatives] = ranked;
@@ -155,7 +170,7 @@ function whyFor(id: MechanismId, f: Facts): string {
     case 'saml':
       return 'You have a SAML IdP and no OIDC provider or certificate process: SAML works unattended (ECP or a service account login) at the cost of more moving parts.';
     case 'kerberos':
-      return 'Only your Kerberos realm and SAML IdP are available: the broker logs in to the IdP with a keytab (SPNEGO) and exchanges the assertion. It is the most complex option; prefer another when one appears.';
+      return 'Your SAML IdP allows this machine no password account, only Windows Integrated Authentication, and nothing simpler fits: the broker logs in to the IdP with a keytab (Kerberos SPNEGO, auth.method: kerberos) and exchanges the assertion at STS AssumeRoleWithSAML. It is the most complex option; prefer another when one appears.';
     case 'sigv4':
       return f.awsKeys
         ? 'You only have AWS access keys. Keep them as the first hop: the broker assumes a role with them so that apps only ever see short-lived credentials. Replace the keys with another mechanism when you can.'

@@ -179,7 +179,12 @@ function parts(id: MechanismId, p: StarterParams): { source: object; trust: obje
           },
         },
         trust: samlTrust,
-        setup: samlSetup,
+        setup: [
+          ...samlSetup,
+          '# not AWS, but the login needs it (docs/kerberos.md): the keytab of the service account above',
+          "# (ktpass or ktutil; 0600, owned by the broker's user), the SPN HTTP/<IdP host> on the IdP's",
+          '# service account, and Windows Integrated Authentication allowed for it at the AWS relying party',
+        ],
       };
     case 'sigv4':
       return {
