@@ -1,5 +1,4 @@
 // The broker owns the validated config and one Refresher per profile; it is all the server asks.
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import {
   type Clock,
@@ -10,7 +9,7 @@ import {
 } from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema.ts';
 import { resolveNetwork } from './network.ts';
-import { ClientTokens } from './server/client-tokens.ts';
+import { ClientTokens, defaultTokenFile } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
 import type { Proof, Source } from './sources/types.ts';
 import { noteCertificate } from './sources/x509.ts';
@@ -58,11 +57,6 @@ function sameProfile(a: Config, b: Config, name: string): boolean {
   return (
     isDeepStrictEqual(a.profiles[name], b.profiles[name]) && isDeepStrictEqual(inherited(a), inherited(b))
   );
-}
-
-/** Where the shared client token lives unless server.tokenFile says otherwise. */
-export function defaultTokenFile(): string {
-  return path.join(process.env.RUNTIME_DIRECTORY ?? '/run/credential-broker', 'token');
 }
 
 export class Broker {

@@ -43,6 +43,11 @@ function tokenFileError(file: string, err: unknown): ConfigError {
   );
 }
 
+/** Where the shared client token lives unless server.tokenFile says otherwise. */
+export function defaultTokenFile(): string {
+  return path.join(process.env.RUNTIME_DIRECTORY ?? '/run/credential-broker', 'token');
+}
+
 export type TokenCheck = 'ok' | 'missing' | 'invalid' | 'other-profile';
 
 export class ClientTokens {
