@@ -2,6 +2,7 @@
 // one recorded, so a test can prove that traffic went through the proxy (and where to).
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen.ts';
 
 export class ConnectProxy {
   readonly url: string;
@@ -13,7 +14,7 @@ export class ConnectProxy {
     const server = http.createServer((_req, res) => {
       res.writeHead(405, { allow: 'CONNECT' }).end('only CONNECT');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await listenOnLoopback(server);
     return new ConnectProxy(server);
   }
 

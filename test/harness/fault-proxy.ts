@@ -6,6 +6,7 @@
 // The mode is read on every chunk, not once per connection: HTTP clients keep connections alive,
 // and a fault that only hit new connections would miss the pooled one the next request reuses.
 import net, { type AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen.ts';
 
 export type FaultMode =
   /** Forward everything. */
@@ -43,13 +44,7 @@ export class FaultProxy {
 
   static async start(opts: FaultProxyOptions): Promise<FaultProxy> {
     const server = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOnLoopback(server);
     return new FaultProxy(server, opts);
   }
 

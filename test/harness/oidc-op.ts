@@ -23,6 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
+import { listenOnLoopback } from './listen.ts';
 
 export type { JWK };
 /** WebCrypto private key as jose/openid-client use it (not a global type under lib es2023). */
@@ -344,13 +345,7 @@ export class OidcOp {
     };
     const server: Server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
     server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOnLoopback(server);
     const { port } = server.address() as AddressInfo;
     const issuer = opts.issuer ?? (opts.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`);
 

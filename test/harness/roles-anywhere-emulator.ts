@@ -8,6 +8,7 @@
 import { createHash, randomUUID, verify, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen.ts';
 import { canonicalRequest } from './sts/sigv4.ts';
 import type { StsEmulator } from './sts-emulator.ts';
 
@@ -60,7 +61,7 @@ export class RolesAnywhereEmulator {
     now?: () => number;
   }): Promise<RolesAnywhereEmulator> {
     const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await listenOnLoopback(server);
     return new RolesAnywhereEmulator(server, opts);
   }
 

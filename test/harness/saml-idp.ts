@@ -14,6 +14,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DOMParser } from '@xmldom/xmldom';
 import samlify from 'samlify';
+import { listenOnLoopback } from './listen.ts';
 
 export const AWS_ACS = 'https://signin.aws.amazon.com/saml';
 export const AWS_SP_ENTITY_ID = 'urn:amazon:webservices';
@@ -95,7 +96,7 @@ export class SamlIdp {
   static async start(opts: SamlIdpOptions): Promise<SamlIdp> {
     const { certPem, keyPem } = await signingKeyPair();
     const server: http.Server = opts.tls ? https.createServer(opts.tls) : http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await listenOnLoopback(server);
     return new SamlIdp(server, opts, certPem, keyPem);
   }
 

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './listen.ts';
 import { ACTIONS, issueSession, type SessionRequest, UNIMPLEMENTED_ACTIONS } from './sts/actions.ts';
 import {
   newAccessKeyId,
@@ -106,13 +107,7 @@ export class StsEmulator {
   /** Starts listening on 127.0.0.1 on an ephemeral port. */
   static async start(opts: StsEmulatorOptions = {}): Promise<StsEmulator> {
     const server = http.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOnLoopback(server);
     return new StsEmulator(server, opts);
   }
 
