@@ -182,16 +182,11 @@ function typeOf(s: Schema, links: Map<Schema, string>): string {
   }
 }
 
-/** Days are what operators write for certificate lifetimes; formatDuration stops at hours. */
-function durationText(ms: number): string {
-  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
-}
-
 function defaultOf(u: Unwrapped): string {
   if (u.defaultText !== undefined) return u.defaultText;
   if (!u.hasDefault) return '';
   const value = u.defaultValue;
-  if (isDuration(u.base) && typeof value === 'number') return code(durationText(value));
+  if (isDuration(u.base) && typeof value === 'number') return code(formatDuration(value));
   // A whole block's default is the defaults of its settings, shown on their own rows.
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) return '';
   return code(yamlValue(value));

@@ -11,7 +11,7 @@ import {
 } from './cli/help.ts';
 import { type Io, processIo } from './cli/io.ts';
 import { version } from './cli/usage.ts';
-import { DEFAULT_CONFIG_PATH } from './config/load.ts';
+import { DEFAULT_CONFIG_PATH } from './config/default-path.ts';
 import { ConfigError, describeError, EXIT } from './errors.ts';
 
 // The SDK warns on Node 20 that its releases after January 2027 need Node 22. The broker pins

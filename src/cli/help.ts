@@ -2,7 +2,7 @@
 // command's argv with exactly the options listed here, so the help cannot promise an option the
 // parser refuses, or the reverse; test/docs/help.test.ts runs every example line.
 import type { ParseArgsConfig } from 'node:util';
-import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
+import { DEFAULT_CONFIG_PATH } from '../config/default-path.ts';
 
 interface Option {
   type: 'string' | 'boolean';

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
-export const DEFAULT_CONFIG_PATH = '/etc/credential-broker/config.yaml';
+export { DEFAULT_CONFIG_PATH } from './default-path.ts';
 
 export interface LoadedConfig {
   config: Config;
