@@ -39,7 +39,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   const { host } = parseListen(config.server.listen);
   const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
   const app = buildApp({ broker, logger, metrics, listenHost: host, tls });
-  // Built (imds.profile checked) before anything listens: a bad config never starts half-way.
+  // Built before anything listens: a listener that cannot be built must not leave others running.
   const imdsApp = config.imds ? buildImdsApp({ broker, imds: config.imds, logger, metrics }) : undefined;
   const address = await service.listen('credentials', app, 'server.listen', config.server.listen);
   tls?.watch(app, logger);

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker.ts';
 import type { ImdsConfig } from '../config/schema.ts';
-import { ConfigError, UnavailableError } from '../errors.ts';
+import { UnavailableError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../sts/credentials.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import { credentialsBody } from './credentials-routes.ts';
@@ -46,11 +46,7 @@ const IMDS_CREDENTIALS_SCHEMA = {
 
 /** The name listed under security-credentials/: the role's name, as on EC2. */
 export function imdsRoleName(broker: Broker, imds: ImdsConfig): string {
-  if (!broker.has(imds.profile)) {
-    throw new ConfigError(
-      `imds.profile: no profile "${imds.profile}" under profiles: (configured: ${broker.profileNames().join(', ')})`,
-    );
-  }
+  // imds.profile names a configured profile: the config schema refuses anything else.
   return broker.describe(imds.profile).roleArn.split('/').pop() as string;
 }
 
