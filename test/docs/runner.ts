@@ -25,11 +25,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
+import { freePort } from '../harness/listen.ts';
 import { brokerEntry } from '../helpers/serve-process.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 
@@ -364,14 +364,6 @@ export interface DocsWorld {
   substitute(text: string): string;
   unsubstitute(text: string): string;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function startDocsWorld(): Promise<DocsWorld> {

@@ -178,13 +178,5 @@ export async function waitReady(base: string, timeoutMs = 20_000): Promise<void>
   );
 }
 
-/** A port free on 127.0.0.1 right now, for a listener that must keep its address across restarts. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const probe = createServer();
-  const port = await new Promise<number>((resolve) =>
-    probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)),
-  );
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+/** Re-exported: the process tests take their ports from here with the rest of their helpers. */
+export { freePort } from '../harness/listen.ts';

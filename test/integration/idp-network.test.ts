@@ -6,10 +6,11 @@
 // timeout, not fetch's bare "fetch failed".
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { BrokerError } from '../../src/errors.ts';
 import { ConnectProxy } from '../harness/connect-proxy.ts';
+import { freePort, listenOnLoopback } from '../harness/listen.ts';
 import { OidcOp } from '../harness/oidc-op.ts';
 import { SamlIdp } from '../harness/saml-idp.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
@@ -66,15 +67,6 @@ async function failure(config: ReturnType<SamlWorld['config']>): Promise<BrokerE
   );
 }
 
-/** A port nothing listens on (and that fetch does not refuse outright, as it does 1 or 9). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('oidc source: network settings', () => {
   it('through the proxy: discovery and token request one tunnel each, then the token request alone', async () => {
     const { broker } = await world.broker(world.config({ app: world.oidcProfile() }, viaProxy()));
@@ -103,7 +95,7 @@ describe('oidc source: network settings', () => {
   });
 
   it('a proxy that is down: OIDC_UNREACHABLE naming the proxy address, never a direct request', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const requests = world.op.tokenRequests();
     const err = await failure(
       world.config({ app: world.oidcProfile() }, { network: { proxy: `http://127.0.0.1:${port}` } }),
@@ -221,7 +213,7 @@ describe('saml source: an unreadable caFile', () => {
 
 describe('SAML_IDP_UNREACHABLE says why', () => {
   it('a refused connection names the address', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const err = await world.failureOf(
       world.samlProfile('form', 'svc-app', { source: { idpUrl: `http://127.0.0.1:${port}/adfs/ls/` } }),
     );
@@ -232,7 +224,7 @@ describe('SAML_IDP_UNREACHABLE says why', () => {
 
   it('an IdP that never answers: timed out', async () => {
     const silent = http.createServer(() => undefined);
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    await listenOnLoopback(silent);
     try {
       const { port } = silent.address() as AddressInfo;
       const err = await world.failureOf(
@@ -257,7 +249,7 @@ describe('SAML_IDP_UNREACHABLE says why', () => {
   });
 
   it('a dead proxy: the proxy’s address, the IdP never asked', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const logins = world.idp.logins.length;
     const err = await failure(
       world.config({ app: world.samlProfile('basic') }, { network: { proxy: `http://127.0.0.1:${port}` } }),

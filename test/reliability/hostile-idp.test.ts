@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type { BrokerError } from '../../src/errors.ts';
 import { OIDC_MAX_RESPONSE_BYTES } from '../../src/sources/oidc.ts';
+import { listenOnLoopback } from '../harness/listen.ts';
 import { CLIENT_SECRET, startWorld, type World } from '../helpers/world.ts';
 
 const MiB = 1024 * 1024;
@@ -32,7 +33,7 @@ class HostileIdp {
 
   static async start(): Promise<HostileIdp> {
     const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await listenOnLoopback(server);
     return new HostileIdp(server);
   }
 

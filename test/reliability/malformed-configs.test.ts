@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { run } from '../../src/main.ts';
+import { seeded } from '../helpers/seeded-random.ts';
 import { brokerEntry, spawnBroker } from '../helpers/serve-process.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 
@@ -79,17 +80,6 @@ function withSetting(doc: Doc, at: string, value: unknown): Doc {
   if (value === undefined) delete node[keys.at(-1)!];
   else node[keys.at(-1)!] = value;
   return copy;
-}
-
-/** A small deterministic PRNG (mulberry32), for the binary cases. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function nested(depth: number): unknown {
@@ -324,7 +314,7 @@ function malformedConfigs(tokenFile: string): Case[] {
     },
   );
   // not a config at all
-  const random = prng(7);
+  const random = seeded(7);
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
   cases.push(
     { name: 'empty file', content: '', names: 'profiles: required' },
