@@ -72,12 +72,17 @@ export function proxyFor(url: URL, network: ResolvedNetwork): string | undefined
  * trusting `caFile` on top of the system roots. Undefined when the defaults do (no proxy, no CA).
  */
 export function agentFor(url: URL, network: ResolvedNetwork): http.Agent | undefined {
-  const ca = extraCa(network.caFile);
-  const proxy = proxyFor(url, network);
-  const tls = ca ? { ca: [...rootCertificates, ca] } : {};
-  if (proxy) return new TunnelAgent(proxy, tls);
-  if (ca && url.protocol === 'https:') return new https.Agent({ keepAlive: true, ...tls });
+  const { proxy, tls } = routeFor(url, network);
+  if (proxy) return new TunnelAgent(proxy, tls ?? {});
+  if (tls && url.protocol === 'https:') return new https.Agent({ keepAlive: true, ...tls });
   return undefined;
+}
+
+/** The one decision agentFor (STS, Roles Anywhere) and fetchFor (IdPs) share, so they cannot
+ * disagree: which proxy, if any, and which CAs to trust. */
+function routeFor(url: URL, network: ResolvedNetwork): { proxy?: string; tls?: { ca: string[] } } {
+  const ca = extraCa(network.caFile);
+  return { proxy: proxyFor(url, network), tls: ca ? { ca: [...rootCertificates, ca] } : undefined };
 }
 
 /**
@@ -123,9 +128,7 @@ export function fetchFor(network: ResolvedNetwork): Fetch {
 }
 
 function dispatcherFor(url: URL, network: ResolvedNetwork): Dispatcher | undefined {
-  const ca = extraCa(network.caFile);
-  const proxy = proxyFor(url, network);
-  const tls = ca ? { ca: [...rootCertificates, ca] } : undefined;
+  const { proxy, tls } = routeFor(url, network);
   // requestTls is the endpoint's TLS inside the tunnel, proxyTls an https proxy's own.
   if (proxy) return new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls });
   if (tls && url.protocol === 'https:') return new Agent({ connect: tls });

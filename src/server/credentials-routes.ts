@@ -12,19 +12,6 @@ import { ServedAudit } from './served-audit.ts';
 
 const PROFILE_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
 
-const credentialsSchema = {
-  type: 'object',
-  required: ['AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration'],
-  properties: {
-    AccessKeyId: { type: 'string' },
-    SecretAccessKey: { type: 'string' },
-    Token: { type: 'string' },
-    Expiration: { type: 'string' },
-    AccountId: { type: 'string' },
-    RoleArn: { type: 'string' },
-  },
-} as const;
-
 const errorSchema = {
   type: 'object',
   properties: { code: { type: 'string' }, message: { type: 'string' } },
@@ -121,7 +108,8 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
   };
 
   const schema = {
-    response: { 200: credentialsSchema, '4xx': errorSchema, '5xx': errorSchema },
+    // 200 is the credentials JSON, serialized once per credential set (credentialsJson), not here.
+    response: { '4xx': errorSchema, '5xx': errorSchema },
   };
   app.get('/v1/credentials', { schema }, handler);
   app.get(
