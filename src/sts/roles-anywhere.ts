@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import { StsError } from '../errors.ts';
-import { networkErrorOf } from '../net.ts';
+import { BodyTooLargeError, networkErrorOf } from '../net.ts';
 import { agentFor, type ResolvedNetwork } from '../network.ts';
 import type { X509Proof } from '../sources/types.ts';
 
@@ -191,6 +191,9 @@ function mapError(
   }
 }
 
+/** CreateSession answers are a few KiB; the IdP sources allow the same 1 MiB. */
+const MAX_RESPONSE_BYTES = 1_048_576;
+
 function post(
   url: URL,
   headers: Record<string, string>,
@@ -213,7 +216,13 @@ function post(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          // A session is a few KiB; an endless answer must not grow memory until the deadline.
+          if (size > MAX_RESPONSE_BYTES) request.destroy(new BodyTooLargeError(MAX_RESPONSE_BYTES));
+          else chunks.push(c);
+        });
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,

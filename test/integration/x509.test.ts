@@ -5,9 +5,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rename, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
+import { listenOnLoopback } from '../harness/listen.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { reencodeKey, TestCa } from '../harness/test-ca.ts';
 import { consumeWithSdk } from '../helpers/sdk-consume.ts';
@@ -230,6 +233,36 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
     assert.match(err.message, /Untrusted certificate/);
     assert.match(err.message, /trust anchor holds the CA/);
     assert.equal(ra.log.at(-1)?.status, 403);
+  });
+
+  it('an endpoint that streams an endless answer is cut at 1 MiB: STS_UNREACHABLE, bounded memory', async () => {
+    let streamed = 0;
+    const endless = http.createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (streamed < 64 * 1024 * 1024 && res.write(chunk)) streamed += chunk.length;
+        if (streamed < 64 * 1024 * 1024) res.once('drain', pump);
+        else res.end();
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      pump();
+    });
+    await listenOnLoopback(endless);
+    try {
+      const rssBefore = process.memoryUsage().rss;
+      const { profile } = await x509Profile('endless-host', {
+        source: { endpoint: `http://127.0.0.1:${(endless.address() as AddressInfo).port}` },
+      });
+      const err = await world.failureOf(profile);
+      assert.equal(err.code, 'STS_UNREACHABLE');
+      assert.match(err.message, /larger than 1048576 bytes/);
+      assert.ok(streamed < 16 * 1024 * 1024, `the broker hung up early (${streamed} bytes sent)`);
+      assert.ok(process.memoryUsage().rss - rssBefore < 32 * 1024 * 1024, 'memory stayed bounded');
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    }
   });
 
   it('a certificate without its intermediate does not chain to the anchor', async () => {
