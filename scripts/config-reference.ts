@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { formatDuration } from '../src/config/duration.ts';
 import { DEFAULT_CONFIG_PATH } from '../src/config/load.ts';
-import { ConfigSchema, DurationSchema, SecretRefSchema } from '../src/config/schema.ts';
+import {
+  ConfigSchema,
+  DurationSchema,
+  SecretRefSchema,
+  ThresholdDurationSchema,
+} from '../src/config/schema.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REFERENCE_FILE = path.join(ROOT, 'docs/config-reference.md');
@@ -89,7 +94,8 @@ function unwrap(schema: Schema): Unwrapped {
   return out;
 }
 
-const isDuration = (s: Schema) => s._zod.def === DurationSchema._zod.def;
+const isDuration = (s: Schema) =>
+  s._zod.def === DurationSchema._zod.def || s._zod.def === ThresholdDurationSchema._zod.def;
 const isSecretRef = (s: Schema) => s._zod.def === SecretRefSchema._zod.def;
 
 function objectShape(s: Schema): Record<string, Schema> | undefined {
@@ -356,7 +362,7 @@ broker agree. Worked examples, with comments: ${examples}.
   \`credential:NAME\` (\`$CREDENTIALS_DIRECTORY/NAME\`, a systemd \`LoadCredential=\`). References are
   read again on every use, so rotating a secret needs no restart; anything else is refused as an
   inline secret, without echoing it.
-- **Durations** are written \`250ms\`, \`90s\`, \`15m\`, \`1h30m\`, \`14d\`, or as a number of seconds; at most \`24d\` (the longest a timer can wait).
+- **Durations** are written \`250ms\`, \`90s\`, \`15m\`, \`1h30m\`, \`14d\`, or as a number of seconds; at most \`24d\` (the longest a timer can wait), except \`certExpiryWarning\` (at most \`400d\`: it is compared with a certificate's lifetime, never waited for).
 - **Paths** (token files, certificates, keytabs, \`file:\` references) that are relative resolve
   against the config file's folder.
 - **Reading the tables:** \`${PROFILE_NAME}\` stands for a profile's name and \`[]\` for each entry

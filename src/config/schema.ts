@@ -15,23 +15,34 @@ const DURATION_HELP = 'a duration such as 90s, 15m or 1h (or a number of seconds
 /** The longest a Node timer waits (2^31-1 ms, 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A duration in config, normalised to milliseconds. */
-export const DurationSchema = z
-  .union([z.number(), z.string()], { error: `expected ${DURATION_HELP}` })
-  .transform((value, ctx) => {
+function durationSchema(max: { ms: number; text: string }) {
+  return z.union([z.number(), z.string()], { error: `expected ${DURATION_HELP}` }).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0) {
       ctx.addIssue({ code: 'custom', message: `"${value}" is not ${DURATION_HELP}` });
       return z.NEVER;
     }
-    // Durations become timers, and Node fires a longer timer after 1 ms (with only a warning):
-    // `sts.timeout: 30d` would abort every STS call at once, `backoff.max: 30d` retry in a loop.
-    if (ms > MAX_TIMER_MS) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is too long: durations are at most 24d` });
+    if (ms > max.ms) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" is too long: this duration is at most ${max.text}`,
+      });
       return z.NEVER;
     }
     return ms;
   });
+}
+
+/**
+ * A duration in config, normalised to milliseconds. Most become timers, and Node fires a longer
+ * timer than 2^31-1 ms after 1 ms (with only a warning): `sts.timeout: 30d` would abort every STS
+ * call at once, `backoff.max: 30d` retry in a loop.
+ */
+export const DurationSchema = durationSchema({ ms: MAX_TIMER_MS, text: '24d' });
+
+/** A duration only compared with a certificate's remaining lifetime, never a timer: months are
+ * normal there. */
+export const ThresholdDurationSchema = durationSchema({ ms: 400 * 86_400_000, text: '400d' });
 
 /**
  * Where a secret lives. Secrets are never inline in the config file, so that the file can be
@@ -311,7 +322,7 @@ export const X509SourceSchema = z.strictObject({
     description:
       "Send `role.sessionName` (the Roles Anywhere profile must accept role session names); otherwise Roles Anywhere names the session after the certificate's serial number.",
   }),
-  certExpiryWarning: DurationSchema.default(14 * 86_400_000).meta({
+  certExpiryWarning: ThresholdDurationSchema.default(14 * 86_400_000).meta({
     description:
       'Every exchange logs a warning while the certificate expires within this long; the metric `credential_broker_certificate_expiry_seconds` shows the time left either way.',
   }),

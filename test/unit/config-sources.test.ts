@@ -51,6 +51,20 @@ describe('config: new sources', () => {
     assert.equal(source.sendSessionName, false);
   });
 
+  it('x509: certExpiryWarning may be months (a threshold), while a timer such as timeout stops at 24d', () => {
+    const source = parse(x509('      certExpiryWarning: 30d')).profiles.host!.source;
+    assert.ok(source.type === 'x509');
+    assert.equal(source.certExpiryWarning, 30 * 86_400_000);
+    assert.match(
+      problems(x509('      certExpiryWarning: 401d')),
+      /source\.certExpiryWarning: "401d" is too long: this duration is at most 400d/,
+    );
+    assert.match(
+      problems(x509('      timeout: 30d')),
+      /source\.timeout: "30d" is too long: this duration is at most 24d/,
+    );
+  });
+
   it('x509: either certificateFile + privateKey or pkcs12File', () => {
     assert.match(
       problems(x509().replace('      privateKey: file:pki/host.key\n', '')),
