@@ -3,15 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/help.ts';
-import { run } from '../../src/main.ts';
+import { cli } from '../helpers/cli.ts';
 import { type DocsWorld, runSteps, type Step, startDocsWorld } from './runner.ts';
-
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 /** The lines of a section (`Examples:`) of printed help, up to the next blank line. */
 function section(help: string, title: string): string[] {

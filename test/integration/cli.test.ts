@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { run } from '../../src/main.ts';
+import { cli } from '../helpers/cli.ts';
 import { serveProcess } from '../helpers/serve-process.ts';
 import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
 
@@ -13,13 +13,6 @@ before(async () => {
   world = await startWorld();
 });
 after(() => world.close());
-
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 /** A config file for the world: STS endpoint, token file, the given profiles. */
 async function configFile(name: string, profiles: Record<string, unknown>): Promise<string> {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { run } from '../../src/main.ts';
+import { cli } from '../helpers/cli.ts';
 import { consume } from '../helpers/consumer.ts';
 import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
 
@@ -42,13 +42,6 @@ before(async () => {
   );
 });
 after(() => world.close());
-
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 describe('credential-broker env', () => {
   it('prints the two lines for a shell and for a systemd EnvironmentFile=', async () => {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
-import { run } from '../../src/main.ts';
+import { cli } from '../helpers/cli.ts';
 import { seeded } from '../helpers/seeded-random.ts';
 import { brokerEntry, spawnBroker } from '../helpers/serve-process.ts';
 import { startWorld, type World } from '../helpers/world.ts';
@@ -400,13 +400,7 @@ describe('malformed config files', () => {
   it('serve and check in-process: exit 78, file and setting named, no stack trace, no inline secret', async () => {
     for (const [i, c] of cases.entries()) {
       for (const command of ['serve', 'check']) {
-        let stdout = '';
-        let stderr = '';
-        const code = await run([command, '--config', files[i]!], {
-          stdout: (t) => (stdout += t),
-          stderr: (t) => (stderr += t),
-        });
-        assertRefused(c, files[i]!, command, { code, stdout, stderr });
+        assertRefused(c, files[i]!, command, await cli(command, '--config', files[i]!));
       }
     }
   });

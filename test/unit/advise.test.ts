@@ -9,6 +9,7 @@ import { decide, type Facts, MECHANISMS, type MechanismId } from '../../src/cli/
 import { DEFAULT_PARAMS, starterFor } from '../../src/cli/advise/starter.ts';
 import { adviseCommand } from '../../src/cli/advise.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { captured } from '../helpers/cli.ts';
 
 const NOTHING: Facts = {
   oidc: false,
@@ -20,15 +21,8 @@ const NOTHING: Facts = {
   runsOn: 'server',
 };
 
-async function advise(argv: string[], stdin?: NodeJS.ReadableStream) {
-  let stdout = '';
-  let stderr = '';
-  const code = await adviseCommand(
-    argv,
-    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
-    stdin,
-  );
-  return { code, stdout, stderr };
+function advise(argv: string[], stdin?: NodeJS.ReadableStream) {
+  return captured((io) => adviseCommand(argv, io, stdin));
 }
 
 describe('advise: the decision helper', () => {
