@@ -218,25 +218,7 @@ describe('https listener', () => {
       ['ca.crt', 'client.crt', 'client.key'].map((f) => readFile(path.join(pki, f), 'utf8')),
     );
     const get = (withCert: boolean) =>
-      new Promise<number>((resolve, reject) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            servername: 'localhost',
-            path: '/v1/credentials',
-            ca,
-            ...(withCert ? { cert, key } : {}),
-            headers: { authorization: token },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
+      httpsStatus(Number(port), { ca, token, ...(withCert ? { cert, key } : {}) });
     const token = await world.token();
     assert.equal(await get(true), 200);
     await assert.rejects(get(false));
@@ -288,25 +270,7 @@ describe('serve with server.tls and imds', () => {
       const { port } = new URL(listening.address);
       const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
       const token = await readFile(path.join(world.dir, 'serve.token'), 'utf8');
-      const get = () =>
-        new Promise<number>((resolve, reject) => {
-          const req = request(
-            {
-              host: '127.0.0.1',
-              port,
-              servername: 'localhost',
-              path: '/v1/credentials',
-              ca,
-              headers: { authorization: token },
-            },
-            (res) => {
-              res.resume();
-              resolve(res.statusCode ?? 0);
-            },
-          );
-          req.on('error', reject);
-          req.end();
-        });
+      const get = () => httpsStatus(Number(port), { ca, token });
       let status = await get();
       // the first fetch starts after the listeners are up
       for (let i = 0; status === 503 && i < 50; i++) {
@@ -349,3 +313,29 @@ describe('serve with server.tls and imds', () => {
     assert.doesNotMatch(out.stdout, /credential broker listening/);
   });
 });
+
+/** The status of GET /v1/credentials over https to 127.0.0.1, checking the name `localhost`. */
+function httpsStatus(
+  port: number,
+  opts: { ca: string | undefined; token: string; cert?: string | undefined; key?: string | undefined },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const { token, ...tls } = opts;
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        path: '/v1/credentials',
+        ...tls,
+        headers: { authorization: token },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
