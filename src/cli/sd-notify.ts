@@ -3,6 +3,8 @@
 // ships with systemd wherever $NOTIFY_SOCKET can be set. Since systemd-notify is a child process,
 // the unit needs `NotifyAccess=all`; systemd-notify (v246+) waits for systemd to have processed the
 // message (BARRIER=1), so it cannot be lost by exiting before systemd looked at the sender.
+// The child gets NOTIFY_SOCKET and PATH only: the broker's environment may hold `env:` secrets,
+// and a program on PATH has no business seeing them.
 import { execFile } from 'node:child_process';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -27,11 +29,13 @@ export function createNotifier(
   const enabled = Boolean(env.NOTIFY_SOCKET);
   let warned = false;
   let watchdog: NodeJS.Timeout | undefined;
+  // PATH also finds the command: execFile looks it up in the env it is given.
+  const childEnv = { NOTIFY_SOCKET: env.NOTIFY_SOCKET, ...(env.PATH !== undefined && { PATH: env.PATH }) };
 
   const send = (args: string[]): Promise<void> => {
     if (!enabled) return Promise.resolve();
     return new Promise((resolve) => {
-      execFile(command, args, { env, timeout: 5000 }, (err, _stdout, stderr) => {
+      execFile(command, args, { env: childEnv, timeout: 5000 }, (err, _stdout, stderr) => {
         if (err && !warned) {
           warned = true; // once: a missing binary would otherwise log at every watchdog ping
           logger.warn(

@@ -3,7 +3,7 @@
 // systemd-notify to a datagram socket (where python3 can stand in for systemd's end).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,6 +39,30 @@ describe('systemd notifier', () => {
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!.level, 'warn');
     assert.match(String(lines[0]!.msg), /use Type=exec in the unit or install systemd-notify/);
+  });
+
+  it('gives systemd-notify NOTIFY_SOCKET and PATH only, none of the broker environment (env: secrets)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cb-notify-env-'));
+    try {
+      // A stand-in systemd-notify found on PATH, as the real one is, that writes down its environment.
+      const dump = path.join(dir, 'env.txt');
+      await writeFile(path.join(dir, 'systemd-notify'), `#!/bin/sh\nenv > '${dump}'\n`, { mode: 0o755 });
+      const { logger, lines } = capture();
+      const PATH = `${dir}:${process.env.PATH}`;
+      const env = { NOTIFY_SOCKET: '/run/notify-test', PATH, CLIENT_SECRET: 'sh-secret', HOME: '/root' };
+      await createNotifier(logger, env).ready('ready');
+      assert.deepEqual(lines, [], 'the stand-in ran');
+      const seen = (await readFile(dump, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => l.slice(0, l.indexOf('=')));
+      // sh itself adds PWD (and some shells SHLVL, _); none of them came from the broker.
+      const fromBroker = seen.filter((name) => !['PWD', 'SHLVL', '_', 'OLDPWD'].includes(name)).sort();
+      assert.deepEqual(fromBroker, ['NOTIFY_SOCKET', 'PATH']);
+      assert.doesNotMatch(await readFile(dump, 'utf8'), /sh-secret/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('pings WATCHDOG=1 at half the watchdog interval, only for its own pid', async (t) => {
