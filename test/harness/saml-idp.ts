@@ -14,6 +14,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DOMParser } from '@xmldom/xmldom';
 import samlify from 'samlify';
+import { importKerberosAddon } from '../../src/sources/kerberos-addon.ts';
 import { listenOnLoopback } from './listen.ts';
 
 export const AWS_ACS = 'https://signin.aws.amazon.com/saml';
@@ -273,7 +274,7 @@ export class SamlIdp {
       res.end();
       return;
     }
-    const kerberos = (await import('kerberos')).default;
+    const kerberos = await importKerberosAddon();
     let principal: string;
     let reply: string | undefined;
     try {

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { access, chmod, constants, mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { KerberosClient } from 'kerberos';
 import { SourceError } from '../../errors.ts';
+import { type KerberosAddon, type KerberosClient, loadKerberosAddon } from '../kerberos-addon.ts';
 import { type Authorizer, expectSuccess, type HttpAnswer } from './http.ts';
 import { idpSession, type LoginContext, type SamlLogin, samlResponseFrom } from './login.ts';
 
@@ -22,8 +22,6 @@ interface KerberosAuth {
   krb5Conf?: string | undefined;
   realm?: string | undefined;
 }
-
-type KerberosModule = typeof import('kerberos');
 
 export class KerberosLogin implements SamlLogin {
   private readonly principal: string;
@@ -44,7 +42,7 @@ export class KerberosLogin implements SamlLogin {
 
   async login(): Promise<string> {
     const { profile, idpUrl } = this.ctx;
-    const kerberos = await loadKerberos(profile);
+    const kerberos = await loadKerberosAddon(profile);
     await this.checkKeytab();
     const env = {
       KRB5CCNAME: `FILE:${path.join(await cacheDir(), this.cacheName())}`,
@@ -173,7 +171,7 @@ class NegotiateAuthorizer implements Authorizer {
   private clientUrl: string | undefined;
 
   constructor(
-    private readonly kerberos: KerberosModule,
+    private readonly kerberos: KerberosAddon,
     private readonly service: string,
     private readonly principal: string,
     private readonly profile: string,
@@ -226,24 +224,6 @@ function negotiateToken(answer: HttpAnswer): string | undefined {
   if (!header) return undefined;
   const m = /(?:^|,)\s*Negotiate(?:\s+([A-Za-z0-9+/]+={0,2}))?\s*(?:,|$)/i.exec(header);
   return m ? (m[1] ?? '') : undefined;
-}
-
-let kerberosModule: Promise<KerberosModule> | undefined;
-
-async function loadKerberos(profile: string): Promise<KerberosModule> {
-  kerberosModule ??= import('kerberos').then(
-    (m) => ((m as { default?: KerberosModule }).default ?? m) as KerberosModule,
-  );
-  try {
-    return await kerberosModule;
-  } catch (err) {
-    kerberosModule = undefined;
-    throw new SourceError(
-      'KERBEROS_UNAVAILABLE',
-      'the kerberos addon is not installed (an optional dependency built against MIT krb5); install libkrb5-dev, then run npm rebuild kerberos',
-      { profile, cause: err },
-    );
-  }
 }
 
 let cacheDirectory: Promise<string> | undefined;
