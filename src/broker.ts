@@ -1,21 +1,18 @@
 // The broker owns the validated config and one Refresher per profile; it is all the server asks.
 import { isDeepStrictEqual } from 'node:util';
-import {
-  type Clock,
-  type RefreshEvent,
-  Refresher,
-  type RefresherStatus,
-  systemClock,
-} from './cache/refresher.ts';
+import { type Clock, type RefreshEvent, Refresher, systemClock } from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema.ts';
+import type { AwsCredentials } from './model/credentials.ts';
+import type { Proof } from './model/proof.ts';
+import type { Readiness } from './model/status.ts';
 import { resolveNetwork } from './network.ts';
 import { ClientTokens, defaultTokenFile } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
-import type { Proof, Source } from './sources/types.ts';
+import type { Source } from './sources/types.ts';
 import { noteCertificate } from './sources/x509.ts';
 import { chainWarnings } from './sts/chain.ts';
-import type { AwsCredentials } from './sts/credentials.ts';
-import { exchange, type ResolvedStsSettings, resolveStsSettings } from './sts/exchange.ts';
+import { exchange } from './sts/exchange.ts';
+import { type ResolvedStsSettings, resolveStsSettings } from './sts/request.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 
@@ -33,11 +30,6 @@ interface ProfileRuntime {
   source: Source;
   sts: ResolvedStsSettings;
   refresher: Refresher;
-}
-
-export interface Readiness {
-  ready: boolean;
-  profiles: Record<string, RefresherStatus & { lazy: boolean }>;
 }
 
 export interface ReloadSummary {

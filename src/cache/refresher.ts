@@ -10,7 +10,8 @@
 // start refreshing `before` (default 30 min) ahead of expiry, earlier by a random share (`jitter`)
 // of it, so that many brokers and profiles do not call STS in lockstep.
 import { type BrokerError, isBrokerError, StsError, UnavailableError } from '../errors.ts';
-import type { AwsCredentials } from '../sts/credentials.ts';
+import type { AwsCredentials } from '../model/credentials.ts';
+import type { ProfileStatus } from '../model/status.ts';
 
 export interface RefreshTimings {
   /** Start refreshing this long (ms) before expiry. */
@@ -65,16 +66,6 @@ export interface RefresherOptions {
   clock?: Clock;
   random?: () => number;
   onEvent?: (event: RefreshEvent) => void;
-}
-
-export interface RefresherStatus {
-  profile: string;
-  /** ready: healthy credentials; stale: valid but the last refresh failed; empty: nothing valid. */
-  state: 'ready' | 'stale' | 'empty';
-  expiration: Date | undefined;
-  nextAttemptAt: number | undefined;
-  failures: number;
-  lastError: { code: string; message: string } | undefined;
 }
 
 export class Refresher {
@@ -164,7 +155,7 @@ export class Refresher {
     return this.current !== undefined && this.remaining(this.current, this.clock.now()) > EXPIRY_SAFETY_MS;
   }
 
-  status(): RefresherStatus {
+  status(): ProfileStatus {
     const valid = this.hasValid();
     return {
       profile: this.profile,

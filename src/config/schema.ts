@@ -90,7 +90,7 @@ function httpOnlyToLoopback(text: string): boolean {
 }
 
 /** STS client settings; on the top level they are the default for every profile. The run-time
- * defaults (`defaultText`) are DEFAULT_STS in src/sts/exchange.ts; the reference test checks that
+ * defaults (`defaultText`) are DEFAULT_STS in src/sts/request.ts; the reference test checks that
  * they agree. */
 export const StsSettingsSchema = z.strictObject({
   region: z

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker.ts';
 import type { ImdsConfig } from '../config/schema.ts';
 import { UnavailableError } from '../errors.ts';
-import { type AwsCredentials, formatExpiration } from '../sts/credentials.ts';
+import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import { credentialsBody } from './credentials-routes.ts';
 import { sendError } from './errors.ts';

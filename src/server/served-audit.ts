@@ -1,6 +1,6 @@
 // The audit trail of served credentials: which client address got which credential set (by its
 // access key id, the identifier CloudTrail shows), for which profile.
-import type { AwsCredentials } from '../sts/credentials.ts';
+import type { AwsCredentials } from '../model/credentials.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 /** Beyond this many client addresses for one credential set, every further serve is logged. */

@@ -5,7 +5,8 @@
 // files, so rotated keys need no restart.
 import type { AwsSourceConfig } from '../config/schema.ts';
 import { SourceError } from '../errors.ts';
-import type { AwsCredentialsProof, Source } from './types.ts';
+import type { AwsCredentialsProof } from '../model/proof.ts';
+import type { Source } from './types.ts';
 
 export class AwsSource implements Source {
   readonly type = 'aws';

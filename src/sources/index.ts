@@ -27,5 +27,3 @@ export function createSource(
       return new SamlSource(profile, cfg, network);
   }
 }
-
-export type { Proof, Source } from './types.ts';

@@ -6,10 +6,11 @@ import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, ConfigError, SourceError } from '../errors.ts';
+import type { WebIdentityProof } from '../model/proof.ts';
 import { BodyTooLargeError, cappedFetch, causeOf, isLoopbackHost, networkFailureOf } from '../net.ts';
 import { fetchFor, type ResolvedNetwork } from '../network.ts';
 import { peekJwt } from './jwt.ts';
-import type { Source, WebIdentityProof } from './types.ts';
+import type { Source } from './types.ts';
 
 /** Discovery documents and token responses are a few KB; openid-client would buffer and parse
  * any size (a hostile or misrouted issuer streaming gigabytes would exhaust memory). */

@@ -6,8 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
 import type { WebIdentityFileSourceConfig } from '../config/schema.ts';
 import { SourceError } from '../errors.ts';
+import type { WebIdentityProof } from '../model/proof.ts';
 import { peekJwt } from './jwt.ts';
-import type { Source, WebIdentityProof } from './types.ts';
+import type { Source } from './types.ts';
 
 /** A token this close to expiry is refused: STS would likely see it expired. */
 const EXPIRY_MARGIN_MS = 5_000;

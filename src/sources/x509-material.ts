@@ -5,7 +5,7 @@
 // Keys are KeyObjects: OpenSSL reads PKCS#8, PKCS#1, SEC1 and their encrypted forms.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { X509Proof } from './types.ts';
+import type { X509Proof } from '../model/proof.ts';
 
 export class MaterialError extends Error {
   constructor(

@@ -7,10 +7,11 @@ import { readFile } from 'node:fs/promises';
 import type { X509SourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, SourceError } from '../errors.ts';
+import type { X509Proof } from '../model/proof.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { readPkcs12 } from './pkcs12.ts';
-import type { Source, X509Proof } from './types.ts';
+import type { Source } from './types.ts';
 import {
   commonName,
   decimalSerial,

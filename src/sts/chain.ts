@@ -5,25 +5,20 @@
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { RoleConfig } from '../config/schema.ts';
 import { StsError } from '../errors.ts';
-import type { AwsCredentials } from './credentials.ts';
+import type { AwsCredentials } from '../model/credentials.ts';
 import {
   type ExchangeRequest,
   mapStsError,
   newStsClient,
   renderSessionName,
+  type SigningKeys,
   sendOptions,
   serverDateOf,
   toCredentials,
-} from './exchange.ts';
+} from './request.ts';
 
 /** AWS's limit for sessions obtained by role chaining. */
 export const CHAINED_SESSION_MAX_SECONDS = 3600;
-
-export interface SigningKeys {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string | undefined;
-}
 
 /** Warnings for chain entries asking more than the chained-session cap (logged at startup). */
 export function chainWarnings(chain: RoleConfig[] | undefined): string[] {

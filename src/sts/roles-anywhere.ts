@@ -8,9 +8,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import { StsError } from '../errors.ts';
+import type { X509Proof } from '../model/proof.ts';
 import { BodyTooLargeError, networkErrorOf } from '../net.ts';
 import { agentFor, type ResolvedNetwork } from '../network.ts';
-import type { X509Proof } from '../sources/types.ts';
 
 export const SERVICE = 'rolesanywhere';
 

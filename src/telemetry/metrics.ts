@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Readiness } from '../broker.ts';
 import { type BrokerError, StsError } from '../errors.ts';
+import type { Readiness } from '../model/status.ts';
 
 /** All broker metrics, on a registry of their own so several brokers (tests) do not collide. */
 export class Metrics {

@@ -15,7 +15,7 @@ import {
 } from '../../scripts/config-reference.ts';
 import { parseDuration } from '../../src/config/duration.ts';
 import { DurationSchema, SecretRefSchema } from '../../src/config/schema.ts';
-import { DEFAULT_STS } from '../../src/sts/exchange.ts';
+import { DEFAULT_STS } from '../../src/sts/request.ts';
 
 const examplesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../config');
 

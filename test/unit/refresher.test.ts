@@ -11,7 +11,7 @@ import {
   type RefreshTimings,
 } from '../../src/cache/refresher.ts';
 import { BrokerError, SourceError, StsError, UnavailableError } from '../../src/errors.ts';
-import type { AwsCredentials } from '../../src/sts/credentials.ts';
+import type { AwsCredentials } from '../../src/model/credentials.ts';
 import { FakeClock, flush } from '../helpers/fake-clock.ts';
 import { seeded } from '../helpers/seeded-random.ts';
 

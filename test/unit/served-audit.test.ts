@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import type { AwsCredentials } from '../../src/model/credentials.ts';
 import { ServedAudit } from '../../src/server/served-audit.ts';
-import type { AwsCredentials } from '../../src/sts/credentials.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 
 function credentials(accessKeyId: string): AwsCredentials {

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Refresher } from '../../src/cache/refresher.ts';
+import type { AwsCredentials } from '../../src/model/credentials.ts';
 import { FailedTokenLimiter } from '../../src/server/failed-tokens.ts';
 import { addressMatcher } from '../../src/server/hardening.ts';
 import { IMDS_MIN_REMAINING_MS } from '../../src/server/imds-routes.ts';
 import { ImdsTokenStore } from '../../src/server/imds-tokens.ts';
-import type { AwsCredentials } from '../../src/sts/credentials.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 const SEC = 1000;

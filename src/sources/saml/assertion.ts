@@ -5,7 +5,7 @@
 // a failed status, no signature at all, an expired assertion, and missing AWS attributes.
 import { createHash } from 'node:crypto';
 import { SourceError } from '../../errors.ts';
-import type { SamlRolePair } from '../types.ts';
+import type { SamlRolePair } from '../../model/proof.ts';
 import { SAML_SCHEMAS } from './schemas.ts';
 
 export const ROLE_ATTRIBUTE = 'https://aws.amazon.com/SAML/Attributes/Role';

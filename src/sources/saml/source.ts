@@ -2,8 +2,9 @@
 // the SAML Response it gets, and hands it to src/sts/ for AssumeRoleWithSAML. Each login is fresh
 // (an assertion is single-use and short-lived); secrets are re-read on every login.
 import type { SamlSourceConfig } from '../../config/schema.ts';
+import type { SamlProof } from '../../model/proof.ts';
 import { fetchFor, type ResolvedNetwork } from '../../network.ts';
-import type { SamlProof, Source } from '../types.ts';
+import type { Source } from '../types.ts';
 import { parseSamlResponse } from './assertion.ts';
 import type { LoginContext, SamlLogin } from './login.ts';
 import { BasicLogin } from './login-basic.ts';

@@ -1,3 +1,4 @@
+// Temporary AWS credentials as every part sees them, and their one wire form of expiry.
 /** Temporary AWS credentials as the broker keeps them. `secretAccessKey`/`sessionToken` are secrets: never log them. */
 export interface AwsCredentials {
   accessKeyId: string;
