@@ -136,6 +136,64 @@ function batchedStdout(): DestinationStream {
   return dest;
 }
 
+/** How deep binary values are looked for: as deep as the redaction paths reach. */
+const BINARY_DEPTH = 4;
+
+function isBinary(value: unknown): value is ArrayBufferView | ArrayBuffer {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
+}
+
+/**
+ * `record` with every binary value (Buffer, typed array) down to BINARY_DEPTH replaced by its size,
+ * or `record` itself when it holds none (the common case costs no copy). The redaction walks a
+ * copy of each logged object and throws on a Buffer, and a Buffer's bytes are no log text anyway:
+ * fastify logs the parser's `rawPacket` at trace, the raw request with its Authorization header.
+ */
+export function withoutBinary<T extends object>(record: T, depth = 0): T {
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(record)) {
+    const value = (record as Record<string, unknown>)[key];
+    let replaced: unknown = value;
+    if (isBinary(value)) replaced = `[${value.constructor.name} of ${value.byteLength} bytes]`;
+    else if (depth < BINARY_DEPTH && isPlainRecord(value)) replaced = withoutBinary(value, depth + 1);
+    if (replaced !== value) {
+      copy ??= (Array.isArray(record) ? [...record] : { ...record }) as Record<string, unknown>;
+      copy[key] = replaced;
+    }
+  }
+  return (copy ?? record) as T;
+}
+
+function isPlainRecord(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || Array.isArray(value);
+}
+
+/**
+ * Logging never throws, at any level: a line whose fields cannot be written (a getter that throws,
+ * a Proxy, anything the redaction cannot copy) is written with its message and the reason instead,
+ * without the fields, since they cannot be redacted. A throw here would reach whatever was logging:
+ * fastify's client-error handler, for one, where it ended the process.
+ */
+function neverThrow(this: Logger, args: unknown[], method: (...a: unknown[]) => void): void {
+  try {
+    method.apply(this, args);
+  } catch (err) {
+    const msg = typeof args[0] === 'string' ? args[0] : typeof args[1] === 'string' ? args[1] : '';
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : typeof err;
+    try {
+      method.call(
+        this,
+        { logError: `the fields of this line could not be logged (${reason.slice(0, 200)})` },
+        msg,
+      );
+    } catch {
+      // the destination itself failed: nothing is left to tell
+    }
+  }
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stdout = opts.destination ?? batchedStdout();
   return pino(
@@ -144,7 +202,18 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       base: { service: 'credential-broker' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      // Binary values go before the redaction sees them: in the logged object (formatters.log)
+      // and in an error's own properties (the serializer's output).
+      formatters: { level: (label) => ({ level: label }), log: (obj) => withoutBinary(obj) },
+      serializers: {
+        err: (err) => {
+          const serialized = pino.stdSerializers.err(err);
+          return typeof serialized === 'object' && serialized !== null
+            ? withoutBinary(serialized)
+            : serialized;
+        },
+      },
+      hooks: { logMethod: neverThrow as never },
     },
     // Redaction happens before serialisation, so pretty output is redacted too.
     opts.format === 'pretty' ? prettyDestination(stdout) : stdout,

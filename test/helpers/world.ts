@@ -35,10 +35,11 @@ export interface World {
   oidcProfile(overrides?: Record<string, unknown>): Record<string, unknown>;
   /** Validated config with the world's STS endpoint and token file filled in. */
   config(profiles: Record<string, unknown>, extra?: Partial<ConfigInput>): Config;
-  /** A broker + app (not listening) for a config; closed with the world. */
+  /** A broker + app (not listening) for a config; closed with the world. Logs at debug unless
+   * `deps.logLevel` says otherwise. */
   broker(
     config: Config,
-    deps?: Pick<BrokerDeps, 'clock' | 'random'>,
+    deps?: Pick<BrokerDeps, 'clock' | 'random'> & { logLevel?: string },
   ): Promise<{ broker: Broker; app: FastifyInstance; metrics: Metrics; logger: Logger }>;
   /** The error of one fetch (source + STS) for a profile that must fail; fails the test if it does not. */
   failureOf(profile: object, name?: string): Promise<BrokerError>;
@@ -108,8 +109,8 @@ export async function startWorld(): Promise<World> {
         ...extra,
       });
     },
-    async broker(config, deps = {}) {
-      const logger = createLogger({ level: 'debug', destination: sink });
+    async broker(config, { logLevel = 'debug', ...deps } = {}) {
+      const logger = createLogger({ level: logLevel, destination: sink });
       const metrics = new Metrics({ processMetrics: false });
       const broker = new Broker(config, { logger, metrics, ...deps });
       await broker.tokens.ensureAll();

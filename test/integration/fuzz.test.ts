@@ -11,13 +11,18 @@ import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 
 let world: World;
-let app: FastifyInstance;
-let imdsApp: FastifyInstance;
-let secrets: string[];
 let token: string;
 
-before(async () => {
-  world = await startWorld();
+interface Target {
+  app: FastifyInstance;
+  imdsApp: FastifyInstance;
+  /** What no answer may carry: the served keys and the client token. */
+  secrets: string[];
+}
+const targets: Partial<Record<'debug' | 'trace', Target>> = {};
+
+/** A broker logging at `level` with its credentials and IMDS apps, credentials fetched. */
+async function target(level: 'debug' | 'trace'): Promise<Target> {
   const config = world.config(
     {
       default: world.oidcProfile(),
@@ -25,22 +30,30 @@ before(async () => {
     },
     { imds: { listen: '127.0.0.1:0', profile: 'default' } as ImdsConfig },
   );
-  const built = await world.broker(config);
-  app = built.app;
+  const built = await world.broker(config, { logLevel: level });
   await built.broker.start();
-  imdsApp = buildImdsApp({
+  const imdsApp = buildImdsApp({
     broker: built.broker,
     imds: config.imds as ImdsConfig,
     logger: built.logger,
     metrics: built.metrics,
   });
   token = await world.token();
-  const served = (await app.inject({ url: '/v1/credentials', headers: { authorization: token } })).json();
-  secrets = [served.SecretAccessKey, served.Token, token];
+  const served = (
+    await built.app.inject({ url: '/v1/credentials', headers: { authorization: token } })
+  ).json();
+  const secrets = [served.SecretAccessKey, served.Token, token];
   assert.ok(secrets.every((s) => typeof s === 'string' && s.length > 20));
+  return { app: built.app, imdsApp, secrets };
+}
+
+before(async () => {
+  world = await startWorld();
+  targets.debug = await target('debug');
+  targets.trace = await target('trace');
 });
 after(async () => {
-  await imdsApp.close();
+  for (const t of Object.values(targets)) await t.imdsApp.close();
   await world.close();
 });
 
@@ -123,14 +136,15 @@ const requestArb = fc.record({
   payload: fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
 });
 
-async function property(target: () => FastifyInstance, runs: number): Promise<void> {
+async function property(level: 'debug' | 'trace', listener: 'app' | 'imdsApp', runs: number): Promise<void> {
+  const { [listener]: app, secrets } = targets[level] as Target;
   let count = 0;
   await fc.assert(
     fc.asyncProperty(requestArb, async ({ method, url, headers, payload }) => {
       const resolved = Object.fromEntries(
         Object.entries(headers).map(([k, v]) => [k, typeof v === 'function' ? v() : v]),
       ) as Record<string, string>;
-      const res = await target().inject({ method, url, headers: resolved, payload });
+      const res = await app.inject({ method, url, headers: resolved, payload });
       count += 1;
       assert.ok(res.statusCode < 500, `${method} ${url} → ${res.statusCode} ${res.body}`);
       for (const s of secrets) assert.ok(!res.body.includes(s), `${method} ${url}: a secret in the body`);
@@ -143,9 +157,14 @@ async function property(target: () => FastifyInstance, runs: number): Promise<vo
 
 describe('fuzz: any request to any listener', () => {
   it('credentials listener: no 5xx, no secret, no stack trace', async () => {
-    await property(() => app, 600);
+    await property('debug', 'app', 600);
   });
   it('IMDS listener: no 5xx, no secret, no stack trace', async () => {
-    await property(() => imdsApp, 600);
+    await property('debug', 'imdsApp', 600);
+  });
+  // Logging at trace writes what the lower levels skip: the properties hold there too.
+  it('both listeners at logging.level trace: the same properties', async () => {
+    await property('trace', 'app', 200);
+    await property('trace', 'imdsApp', 200);
   });
 });

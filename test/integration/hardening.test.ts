@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ConfigInput } from '../../src/config/schema.ts';
+import type { ConfigInput, ImdsConfig } from '../../src/config/schema.ts';
+import { buildImdsApp } from '../../src/server/imds-app.ts';
+import { buildOpsApp } from '../../src/server/ops-app.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 
 let world: World;
@@ -97,6 +99,49 @@ describe('listener limits', () => {
       assert.equal(after.status, 200, 'the slots are given back');
     } finally {
       world.sts.faults.delayMs = 0;
+    }
+  });
+});
+
+describe('requests Node cannot parse', () => {
+  it('at logging.level trace every listener answers them 400/431 and keeps serving (its logging does not throw)', async () => {
+    const config = world.config(
+      { default: world.oidcProfile({ lazy: true }) },
+      { imds: { listen: '127.0.0.1:0', profile: 'default' } as ImdsConfig },
+    );
+    const { broker, app, logger, metrics } = await world.broker(config, { logLevel: 'trace' });
+    const listeners = {
+      credentials: app,
+      imds: buildImdsApp({ broker, imds: config.imds as ImdsConfig, logger, metrics }),
+      metrics: buildOpsApp({ broker, logger, metrics }),
+    };
+    try {
+      const token = await world.token();
+      // fastify logs each with the parser's rawPacket, the raw request with its Authorization header
+      const malformed = {
+        'bad header name': `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${token}\r\nBad Header: x\r\n\r\n`,
+        'obs-fold': 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\r\n folded\r\n\r\n',
+        'bad method': 'G@T /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+        'oversized headers': `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
+      };
+      const logsBefore = world.logs.length;
+      for (const [name, listener] of Object.entries(listeners)) {
+        await listener.listen({ host: '127.0.0.1', port: 0 });
+        const { port } = listener.server.address() as { port: number };
+        for (const [what, bytes] of Object.entries(malformed)) {
+          const { text } = await raw(port, bytes);
+          assert.match(text, /^HTTP\/1\.1 (400|431) /, `${name}: ${what}`);
+        }
+        const ok = await raw(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+        assert.match(ok.text, /^HTTP\/1\.1 (200|404) /, `${name} still answers`);
+      }
+      const lines = world.logs.slice(logsBefore);
+      const clientErrors = lines.map((l) => JSON.parse(l)).filter((l) => /^client /.test(l.msg));
+      assert.equal(clientErrors.length, 12, 'each logged at trace');
+      for (const l of clientErrors) assert.match(l.err.rawPacket, /^\[Buffer of \d+ bytes\]$/);
+      assert.ok(!lines.some((l) => l.includes(token)), 'the raw request is not in the log');
+    } finally {
+      await Promise.all([listeners.imds.close(), listeners.metrics.close()]);
     }
   });
 });

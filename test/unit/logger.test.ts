@@ -98,6 +98,76 @@ describe('logger redaction', () => {
   });
 });
 
+describe('logging never throws', () => {
+  const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+  it("an error carrying a Buffer (Node's rawPacket) is logged at every level with its size, never its bytes", () => {
+    const { logger, lines } = capture();
+    const rawPacket = Buffer.from(`GET / HTTP/1.1\r\nAuthorization: ${SECRET}\r\nBad Header: x\r\n\r\n`);
+    // what Node's HTTP parser hands fastify's clientError handler, which logs it at trace
+    const err = Object.assign(new Error('Parse Error: Invalid header token'), {
+      code: 'HPE_INVALID_HEADER_TOKEN',
+      rawPacket,
+    });
+    for (const level of LEVELS) {
+      assert.doesNotThrow(() => logger[level]({ err }, 'client error'), level);
+      assert.doesNotThrow(() => auditLogger(logger)[level]({ err }, 'client error'), `audit ${level}`);
+    }
+    assert.equal(lines.length, LEVELS.length * 2);
+    for (const line of lines) {
+      const entry = JSON.parse(line);
+      assert.equal(entry.err.rawPacket, `[Buffer of ${rawPacket.byteLength} bytes]`, line);
+      assert.equal(entry.err.code, 'HPE_INVALID_HEADER_TOKEN');
+      assert.ok(!line.includes(SECRET), line);
+    }
+  });
+
+  it('binary values anywhere, throwing getters, Proxies, cycles: a line is written, the call never throws', () => {
+    const { logger, lines } = capture('pretty');
+    const cycle: Record<string, unknown> = { name: 'cycle' };
+    cycle.self = cycle;
+    const odd: [string, object][] = [
+      ['buffer', { body: Buffer.from(SECRET) }],
+      ['nested typed array', { a: { b: [new Uint8Array(3), new ArrayBuffer(2)] } }],
+      [
+        'throwing getter',
+        {
+          a: {
+            get b(): string {
+              throw new Error('getter');
+            },
+          },
+        },
+      ],
+      [
+        'proxy',
+        {
+          a: new Proxy(
+            {},
+            {
+              ownKeys() {
+                throw new Error('no keys');
+              },
+            },
+          ),
+        },
+      ],
+      ['cycle', { cycle }],
+      ['bigint', { n: 10n }],
+    ];
+    for (const level of LEVELS) {
+      for (const [what, obj] of odd) assert.doesNotThrow(() => logger[level](obj, what), `${level} ${what}`);
+    }
+    assert.equal(lines.length, LEVELS.length * odd.length, 'one line per call');
+    for (const line of lines) assert.ok(!line.includes(SECRET), line);
+    assert.match(lines[0]!, /body="\[Buffer of 28 bytes\]"/);
+    assert.match(
+      lines[2]!,
+      /throwing getter logError="the fields of this line could not be logged \(Error: getter\)"/,
+    );
+  });
+});
+
 describe('pretty format', () => {
   it('prints time, level, message and fields on one line, redacted like JSON', () => {
     const { logger, lines } = capture('pretty');
