@@ -8,6 +8,30 @@ cd "$(dirname "$0")/.."
 # Debian packages: a real MIT KDC for the Kerberos tests (faketime runs one with a skewed clock),
 # and the headers the `kerberos` addon builds against (before `npm ci`, or the addon is skipped).
 DEBIAN_PACKAGES=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime)
+# How long to wait for another apt or dpkg (unattended-upgrades, a parallel install) to let go of
+# its lock before giving up.
+APT_LOCK_WAIT_SECONDS=${APT_LOCK_WAIT_SECONDS:-300}
+
+# apt-get "$@", retried while another process holds the dpkg or apt lock, up to APT_LOCK_WAIT_SECONDS.
+apt_get() {
+  local start=$SECONDS waited out
+  while true; do
+    if out=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=10 "$@" 2>&1); then return 0; fi
+    if ! grep -qiE 'could not (get|open) lock|lock.*(held|temporarily unavailable)|Unable to acquire' <<<"$out"; then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    waited=$((SECONDS - start))
+    if [ "$waited" -ge "$APT_LOCK_WAIT_SECONDS" ]; then
+      printf '%s\n' "$out" >&2
+      echo "another apt/dpkg still holds the lock after ${waited}s; let it finish (or stop it) and run npm test again" >&2
+      return 1
+    fi
+    echo "    (apt-get $1: another apt/dpkg holds the lock; waiting, ${waited}s of ${APT_LOCK_WAIT_SECONDS}s)"
+    sleep 10
+  done
+}
+
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -16,17 +40,41 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "==> apt-get install ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq "${missing[@]}"
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# node-gyp builds the addon against Node's headers; where they sit next to this node (Debian's
+# nodejs, the official tarballs), use them instead of letting node-gyp download them.
+node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir=$node_prefix
+fi
+
+# Every locked package present, the kerberos addon included (the tests need it even though the
+# broker does not): otherwise a fresh `npm ci`. A lock newer than the install also means one.
+missing_npm=$(node scripts/missing-packages.mjs --also kerberos)
+if [ -n "$missing_npm" ] || [ ! -f node_modules/.package-lock.json ] ||
+  [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  [ -n "$missing_npm" ] && echo "==> missing from node_modules: $(echo "$missing_npm" | head -5 | tr '\n' ' ')"
   echo "==> npm ci"
   npm ci --no-audit --no-fund
 fi
+# Installed but not built (the headers arrived after the first install): build it now, and say so
+# when that fails rather than letting every Kerberos test fail with KERBEROS_UNAVAILABLE.
 if [ ! -f node_modules/kerberos/build/Release/kerberos.node ]; then
+  if [ ! -f node_modules/kerberos/package.json ]; then
+    # npm ci above skipped it (optional): ask for it by name, at the locked version.
+    version=$(node -p 'require("./package-lock.json").packages["node_modules/kerberos"].version')
+    echo "==> npm install --no-save kerberos@$version"
+    npm install --no-save --no-audit --no-fund "kerberos@$version"
+  fi
   echo "==> npm rebuild kerberos"
-  npm rebuild kerberos
+  npm rebuild kerberos --foreground-scripts
+  if [ ! -f node_modules/kerberos/build/Release/kerberos.node ]; then
+    echo "the kerberos addon did not build (see above); it needs libkrb5-dev, g++, make and python3" >&2
+    exit 1
+  fi
 fi
 
 # The SDK's "Node 22 will be required in 2027" notice is not a test result.
