@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: a real MIT KDC for the Kerberos tests (faketime runs one with a skewed clock),
 # and the headers the `kerberos` addon builds against (before `npm ci`, or the addon is skipped).
-DEBIAN_PACKAGES=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime)
+DEBIAN_PACKAGES=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime simplesamlphp php-cli php-xml)
 # How long to wait for another apt or dpkg (unattended-upgrades, a parallel install) to let go of
 # its lock before giving up.
 APT_LOCK_WAIT_SECONDS=${APT_LOCK_WAIT_SECONDS:-300}

@@ -395,7 +395,37 @@ const SamlFormAuthSchema = z.strictObject({
       defaultText: "the form's password input",
       examples: ['Password'],
     }),
+  formFields: z
+    .record(z.string().min(1), z.string())
+    .optional()
+    .meta({
+      description:
+        'Further login form fields, name → value, set over what the form holds (its selected option, checked boxes, hidden inputs), e.g. the organization of a `<select>` picker. A value `file:…`, `env:…` or `credential:…` is a secret reference, read at each login.',
+      examples: [{ organization: 'billing' }],
+    }),
+  allowedOrigins: z
+    .array(
+      HttpUrlSchema.refine(isOrigin, {
+        error: 'expected an origin like https://login.example.com (scheme, host and port; no path)',
+      }),
+    )
+    .optional()
+    .meta({
+      description:
+        "Origins besides idpUrl's that the login form may post the password to (an IdP whose sign-on page and login server are different hosts). The form's action, and any 307/308 redirect of the post, must be one of these or idpUrl's origin (`SAML_ORIGIN_REFUSED`).",
+      defaultText: "idpUrl's origin only",
+      examples: [['https://login.example.com']],
+    }),
 });
+
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+  } catch {
+    return true;
+  }
+}
 
 const SamlBasicAuthSchema = z.strictObject({
   method: z.literal('basic').meta({

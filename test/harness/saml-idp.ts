@@ -83,6 +83,10 @@ export class SamlIdp {
   respond: ResponseMode = 'normal';
   /** False: the Negotiate endpoint offers only Basic (a site without Windows Integrated Auth). */
   offerNegotiate = true;
+  /** Set: the login form's action is on this origin (a page that would send the password elsewhere). */
+  formActionOrigin: string | undefined;
+  /** Set: the login form's POST is answered with this status and a Location on this origin (307/308 repeat the body). */
+  redirectPost: { status: number; origin: string } | undefined;
   /** True: the final Negotiate token (mutual authentication) is replaced by garbage, as an impostor's would be. */
   corruptMutualToken = false;
   /** Kerberos principals the Negotiate endpoint saw, and every successful login. */
@@ -176,7 +180,14 @@ export class SamlIdp {
     const session = /(?:^|;\s*)MSISAuth=([0-9a-f]+)/.exec(req.headers.cookie ?? '')?.[1];
     const user = session ? this.sessions.get(session) : undefined;
     if (req.method === 'GET' && user) return this.autoPost(res, user, 'form');
-    if (req.method === 'GET') return send(res, 200, 'text/html', loginPage(url, ''));
+    if (req.method === 'GET') return send(res, 200, 'text/html', loginPage(url, '', this.formActionOrigin));
+    if (this.redirectPost) {
+      res.writeHead(this.redirectPost.status, {
+        location: `${this.redirectPost.origin}${FORM_PATH}${url.search}`,
+      });
+      res.end();
+      return;
+    }
     const form = new URLSearchParams(body);
     const candidate = this.opts.users.find((u) => u.username === form.get('UserName'));
     if (!candidate || candidate.password === undefined || candidate.password !== form.get('Password')) {
@@ -456,10 +467,10 @@ function attribute(name: string, values: string[]): string {
   return `<saml:Attribute Name="${name}">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`;
 }
 
-function loginPage(url: URL, error: string): string {
+function loginPage(url: URL, error: string, actionOrigin = ''): string {
   return page(
     'Sign In',
-    `${error ? `<span id="errorText">${error}</span>` : ''}<form method="post" id="loginForm" action="${FORM_PATH}${url.search}&amp;client-request-id=${randomBytes(8).toString('hex')}"><input id="userNameInput" name="UserName" type="email" value=""><input id="passwordInput" name="Password" type="password"><input id="kmsiInput" type="checkbox" name="Kmsi" value="true"><input id="optionForms" type="hidden" name="AuthMethod" value="FormsAuthentication"><span id="submitButton" role="button">Sign in</span></form>`,
+    `${error ? `<span id="errorText">${error}</span>` : ''}<form method="post" id="loginForm" action="${actionOrigin}${FORM_PATH}${url.search}&amp;client-request-id=${randomBytes(8).toString('hex')}"><input id="userNameInput" name="UserName" type="email" value=""><input id="passwordInput" name="Password" type="password"><input id="kmsiInput" type="checkbox" name="Kmsi" value="true"><input id="optionForms" type="hidden" name="AuthMethod" value="FormsAuthentication"><span id="submitButton" role="button">Sign in</span></form>`,
   );
 }
 
@@ -504,7 +515,7 @@ function escapeXml(text: string): string {
 }
 
 /** A fresh RSA key and self-signed certificate (openssl, as an IdP admin would make a token-signing cert). */
-function signingKeyPair(): Promise<{ certPem: string; keyPem: string }> {
+export function signingKeyPair(): Promise<{ certPem: string; keyPem: string }> {
   const args = [
     'req',
     '-x509',

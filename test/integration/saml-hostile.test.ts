@@ -3,10 +3,19 @@
 // client skips the broker (signature against the IAM SAML provider, wrapping, audience, expiry).
 // Every case ends in a coded error that names the profile; none crashes or hangs the broker.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { AssumeRoleWithSAMLCommand, STSClient } from '@aws-sdk/client-sts';
+import { listenOnLoopback } from '../harness/listen.ts';
 import { REGIONAL_ACS, type ResponseMode } from '../harness/saml-idp.ts';
-import { PROVIDER_ARN, type SamlWorld, startSamlWorld, UNTRUSTED_ROLE_ARN } from '../helpers/saml-world.ts';
+import {
+  PASSWORD,
+  PROVIDER_ARN,
+  type SamlWorld,
+  startSamlWorld,
+  UNTRUSTED_ROLE_ARN,
+} from '../helpers/saml-world.ts';
 import { ROLE_ARN } from '../helpers/world.ts';
 
 let world: SamlWorld;
@@ -17,6 +26,8 @@ before(async () => {
 });
 afterEach(() => {
   world.idp.respond = 'normal';
+  world.idp.formActionOrigin = undefined;
+  world.idp.redirectPost = undefined;
 });
 after(async () => {
   sts.destroy();
@@ -190,6 +201,83 @@ describe('refused by STS (the broker cannot verify the IdP signature; AWS does)'
         ),
         (err: Error) => err.name === 'InvalidIdentityTokenException',
       );
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('the password goes only to the idpUrl origin or auth.allowedOrigins (security review #17, finding 2)', () => {
+  /** Another origin on this machine that records every request body it gets. */
+  async function catcher() {
+    const bodies: string[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        bodies.push(`${req.method} ${body}`);
+        res.writeHead(404).end();
+      });
+    });
+    await listenOnLoopback(server);
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { origin, bodies, close: () => new Promise((r) => server.close(r)) };
+  }
+
+  it('a login form whose action is on another origin → SAML_ORIGIN_REFUSED, nothing sent there', async () => {
+    const other = await catcher();
+    try {
+      world.idp.formActionOrigin = other.origin;
+      const err = await brokerFailure('normal', world.samlProfile('form'));
+      assert.equal(err.code, 'SAML_ORIGIN_REFUSED');
+      assert.ok(err.message.includes(`posts to ${other.origin}`), err.message);
+      assert.match(err.message, /auth\.allowedOrigins/);
+      assert.deepEqual(other.bodies, []);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('the same form with that origin in auth.allowedOrigins: posted there', async () => {
+    const other = await catcher();
+    try {
+      world.idp.formActionOrigin = other.origin;
+      const profile = world.samlProfile('form');
+      (profile.source as { auth: Record<string, unknown> }).auth.allowedOrigins = [other.origin];
+      const err = await brokerFailure('normal', profile);
+      assert.equal(err.code, 'SAML_IDP_ERROR', 'the allowed origin answered 404');
+      assert.equal(other.bodies.length, 1);
+      assert.ok(other.bodies[0]!.startsWith('POST ') && other.bodies[0]!.includes('UserName=svc-app'));
+    } finally {
+      await other.close();
+    }
+  });
+
+  for (const status of [307, 308]) {
+    it(`a ${status} after the login POST to another origin → SAML_ORIGIN_REFUSED, the body is not re-sent`, async () => {
+      const other = await catcher();
+      try {
+        world.idp.redirectPost = { status, origin: other.origin };
+        const err = await brokerFailure('normal', world.samlProfile('form'));
+        assert.equal(err.code, 'SAML_ORIGIN_REFUSED');
+        assert.match(err.message, /307\/308/);
+        assert.ok(!err.message.includes(PASSWORD));
+        assert.deepEqual(other.bodies, []);
+      } finally {
+        await other.close();
+      }
+    });
+  }
+
+  it('a 302 after the login POST to another origin is followed as a GET without the body', async () => {
+    const other = await catcher();
+    try {
+      world.idp.redirectPost = { status: 302, origin: other.origin };
+      const err = await brokerFailure('normal', world.samlProfile('form'));
+      assert.equal(err.code, 'SAML_IDP_ERROR');
+      assert.deepEqual(other.bodies, ['GET ']);
     } finally {
       await other.close();
     }

@@ -15,6 +15,8 @@ export interface HttpAnswer {
 
 /** Answers `401` challenges of the IdP (only of the IdP's own origin: credentials never follow a redirect elsewhere). */
 export interface Authorizer {
+  /** The `Authorization` value to send before any challenge (ECP: SimpleSAMLphp never sends a 401), or undefined. */
+  preemptive?(url: URL): Promise<string | undefined>;
   /** The `Authorization` value to repeat the request with, or undefined to let the 401 through. */
   challenge(answer: HttpAnswer): Promise<string | undefined>;
   /** Sees every other answer of the IdP's origin (SPNEGO mutual authentication reads its token here). */
@@ -25,6 +27,8 @@ export interface SessionOptions {
   profile: string;
   /** The configured IdP URL: its origin is the one credentials are sent to. */
   idpUrl: URL;
+  /** Further origins a request body (the login form's password) may go to (auth.allowedOrigins). */
+  allowedOrigins?: readonly string[] | undefined;
   timeout: number;
   maxResponseBytes: number;
   /** Every request's transport: the profile's proxy and caFile. */
@@ -70,6 +74,10 @@ export class IdpSession {
       if (answer.status >= 300 && answer.status < 400 && location) {
         const next = new URL(location, url);
         this.checkScheme(next);
+        // 307/308 repeat the POST with its body (a login form's password): only to where it may go.
+        if ((answer.status === 307 || answer.status === 308) && body !== undefined) {
+          this.checkBodyTarget(url, next);
+        }
         // 303 always, and 301/302 after a POST as browsers do, become a GET without a body.
         if (
           answer.status === 303 ||
@@ -99,7 +107,11 @@ export class IdpSession {
     body: string | undefined,
   ): Promise<HttpAnswer> {
     const sameOrigin = url.origin === this.opts.idpUrl.origin;
-    let authorization: string | undefined;
+    // Up-front credentials only where a challenge would be answered, and never over plain http off loopback.
+    let authorization =
+      sameOrigin && originAllowed(url, this.opts.idpUrl)
+        ? await this.opts.authorizer?.preemptive?.(url)
+        : undefined;
     for (let round = 0; ; round++) {
       const answer = await this.send(
         url,
@@ -188,6 +200,15 @@ export class IdpSession {
     );
   }
 
+  private checkBodyTarget(from: URL, to: URL): void {
+    if (originAllowed(to, this.opts.idpUrl, this.opts.allowedOrigins)) return;
+    throw new SourceError(
+      'SAML_ORIGIN_REFUSED',
+      `the IdP at ${from.origin} redirected the login POST (HTTP 307/308, which repeats its body) to ${to.origin}, which is not the idpUrl's origin; the form is not sent there. If that host is your IdP's login server, add "${to.origin}" to auth.allowedOrigins`,
+      { profile: this.opts.profile },
+    );
+  }
+
   private storeCookies(url: URL, setCookies: string[]): void {
     const host = url.hostname.toLowerCase();
     for (const line of setCookies) {
@@ -242,6 +263,12 @@ export class IdpSession {
     );
     return matching.length > 0 ? matching.map((c) => `${c.name}=${c.value}`).join('; ') : undefined;
   }
+}
+
+/** Whether a request carrying credentials may go to `url`: the idpUrl's origin or one listed, over https or loopback http. */
+export function originAllowed(url: URL, idpUrl: URL, allowedOrigins: readonly string[] = []): boolean {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) return false;
+  return url.origin === idpUrl.origin || allowedOrigins.some((o) => new URL(o).origin === url.origin);
 }
 
 function withoutContentType(headers: Record<string, string>): Record<string, string> {

@@ -14,10 +14,18 @@ import {
 type BasicAuth = { username: string; password: string };
 
 /** Answers a Basic challenge once per URL (as a browser resends to each protected page); a second
- * 401 for the same URL means the credentials were refused. */
-export function basicAuthorizer(auth: BasicAuth, profile: string): Authorizer {
+ * 401 for the same URL means the credentials were refused. With `preemptive`, the credentials go
+ * with the first request already (the session sends them only to idpUrl's origin, which the
+ * config holds to https or loopback). */
+export function basicAuthorizer(auth: BasicAuth, profile: string, preemptive = false): Authorizer {
   const sent = new Set<string>();
   return {
+    ...(preemptive && {
+      async preemptive(url: URL) {
+        sent.add(url.href);
+        return basicAuthorization(auth.username, await secretFor(auth.password, profile));
+      },
+    }),
     async challenge(answer: HttpAnswer) {
       const offered = answer.headers.get('www-authenticate') ?? '';
       if (sent.has(answer.url.href) || !/\bbasic\b/i.test(offered)) return undefined;
