@@ -66,6 +66,13 @@ export function networkFailureOf(err: unknown): string | undefined {
       const where = address ? `${address}${port ? `:${port}` : ''}` : hostname;
       return where ? `${code} ${where}` : code;
     }
+    // undici's words for a CONNECT the proxy refused; 407 is the broker's to fix.
+    const refused = typeof message === 'string' && /^Proxy response \((\d+)\) !== 200/.exec(message);
+    if (refused) {
+      return refused[1] === '407'
+        ? 'the proxy refused the tunnel: 407 Proxy Authentication Required; check network.proxyAuth (or the user:password in HTTPS_PROXY)'
+        : `the proxy refused the tunnel (HTTP ${refused[1]})`;
+    }
     if (typeof code === 'string' && code.startsWith('UND_ERR_')) return `${String(message)} (${code})`;
     if (name === 'TimeoutError' || name === 'AbortError') return 'timed out';
     if (e instanceof TypeError && message === 'fetch failed') fetchFailed = true;

@@ -1,39 +1,53 @@
-// How the broker's own requests to AWS (STS, IAM Roles Anywhere) leave the host: through an HTTP
-// CONNECT proxy or not, and with which extra CA certificates. Enterprise networks often allow
-// outbound HTTPS only through a proxy, sometimes one that re-signs TLS with its own CA.
+// How the broker's own requests (STS, IAM Roles Anywhere, the OIDC issuer, the SAML IdP) leave
+// the host: through an HTTP CONNECT proxy or not, and with which extra CA certificates. Enterprise
+// networks often allow outbound HTTPS only through a proxy, sometimes one that re-signs TLS with
+// its own CA.
 //
 // Decision: config wins; without `network.proxy` the conventional HTTPS_PROXY / NO_PROXY
 // variables (either case) apply, as they do for the AWS CLI. One proxy serves every endpoint the
-// broker calls (STS, Roles Anywhere, the OIDC issuer, the SAML IdP); `noProxy` (or NO_PROXY)
-// exempts hosts such as a VPC endpoint or an IdP on the local network. The AWS SDK wants a Node
-// http.Agent (agentFor), the IdP sources use fetch (fetchFor): both take their rules from
-// proxyFor and extraCa, so the two cannot disagree about where a request goes.
+// broker calls; `noProxy` (or NO_PROXY) exempts hosts such as a VPC endpoint or an IdP on the local
+// network. One HTTP stack, undici, carries every request: the AWS SDK through
+// @smithy/undici-http-handler, Roles Anywhere through undici's request(), the IdP sources through
+// fetch; each gets its dispatcher from dispatcherFor, so they cannot disagree about where a request
+// goes. The proxy's password is a secret reference (`network.proxyAuth`), read on each request like
+// every other secret; only HTTPS_PROXY may carry it inline, as the environment is where operators
+// keep it and where `env:` references point anyway.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type http from 'node:http';
-import https from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { Agent, type Dispatcher, ProxyAgent } from 'undici';
 import type { NetworkConfig } from './config/schema.ts';
+import { readSecret } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
 
 export interface ResolvedNetwork {
   proxy: string | undefined;
+  /** Who the broker is to `proxy` (the password a secret reference), from the layer that named it. */
+  proxyAuth?: { username: string; password: string } | undefined;
   noProxy: string[];
   caFile: string | undefined;
 }
 
-/** Later layers (profile) override earlier ones (top level); unset proxy settings come from the environment. */
+/** No proxy, no extra CA: for callers given no network settings (the environment is not consulted). */
+export const DIRECT: ResolvedNetwork = { proxy: undefined, noProxy: [], caFile: undefined };
+
+/** Later layers (profile) override earlier ones (top level); unset proxy settings come from the
+ * environment. `proxyAuth` travels with the `proxy` of its own layer: credentials for one proxy
+ * are never sent to the proxy a profile names instead. */
 export function resolveNetwork(
   layers: (NetworkConfig | undefined)[],
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedNetwork {
   let proxy: string | undefined;
+  let proxyAuth: ResolvedNetwork['proxyAuth'];
   let noProxy: string[] | undefined;
   let caFile: string | undefined;
   for (const layer of layers) {
-    if (layer?.proxy !== undefined) proxy = layer.proxy;
+    if (layer?.proxy !== undefined) {
+      proxy = layer.proxy;
+      proxyAuth = layer.proxyAuth;
+    }
     if (layer?.noProxy !== undefined) noProxy = layer.noProxy;
     if (layer?.caFile !== undefined) caFile = layer.caFile;
   }
@@ -42,7 +56,8 @@ export function resolveNetwork(
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  return { proxy: proxy === 'none' ? undefined : proxy, noProxy, caFile };
+  if (proxy === 'none') return { proxy: undefined, noProxy, caFile };
+  return { proxy, ...(proxyAuth && { proxyAuth }), noProxy, caFile };
 }
 
 /** The proxy to use for this URL, or undefined for a direct connection (curl's NO_PROXY rules). */
@@ -67,55 +82,70 @@ export function proxyFor(url: URL, network: ResolvedNetwork): string | undefined
   return network.proxy;
 }
 
+/** Bounds for one dispatcher's connections; the caller's AbortSignal bounds the whole call. */
+export interface DispatchLimits {
+  /** TCP and TLS handshake (through the proxy: each of the two). */
+  connectTimeout?: number;
+  /** Waiting for the answer's headers, and between two chunks of its body. */
+  ioTimeout?: number;
+}
+
 /**
- * An http(s) Agent for requests to `url`: tunnelled through the proxy when one applies, and
- * trusting `caFile` on top of the system roots. Undefined when the defaults do (no proxy, no CA).
+ * The undici dispatcher for requests to `url`: tunnelled through the proxy when one applies
+ * (authenticated with `proxyAuth`, read now), trusting `caFile` (read now) on top of the system
+ * roots. Undefined when nothing differs from undici's defaults and no limits are asked for. The
+ * caller owns it: close() it when done.
  */
-export function agentFor(url: URL, network: ResolvedNetwork): http.Agent | undefined {
-  const { proxy, tls } = routeFor(url, network);
-  if (proxy) return new TunnelAgent(proxy, tls ?? {});
-  if (tls && url.protocol === 'https:') return new https.Agent({ keepAlive: true, ...tls });
+export async function dispatcherFor(
+  url: URL,
+  network: ResolvedNetwork,
+  limits: DispatchLimits = {},
+): Promise<Dispatcher | undefined> {
+  const proxy = proxyFor(url, network);
+  const ca = extraCa(network.caFile);
+  const tls = {
+    ...(ca && { ca: [...rootCertificates, ca] }),
+    ...(limits.connectTimeout && { timeout: limits.connectTimeout }),
+  };
+  const timeouts = limits.ioTimeout
+    ? { headersTimeout: limits.ioTimeout, bodyTimeout: limits.ioTimeout }
+    : {};
+  if (proxy) {
+    const token = network.proxyAuth ? await proxyAuthorization(network.proxyAuth) : undefined;
+    // requestTls is the endpoint's TLS inside the tunnel, proxyTls an https proxy's own.
+    return new ProxyAgent({ uri: proxy, token, requestTls: tls, proxyTls: tls, ...timeouts });
+  }
+  if (Object.keys(tls).length || limits.ioTimeout) return new Agent({ connect: tls, ...timeouts });
   return undefined;
 }
 
-/** The one decision agentFor (STS, Roles Anywhere) and fetchFor (IdPs) share, so they cannot
- * disagree: which proxy, if any, and which CAs to trust. */
-function routeFor(url: URL, network: ResolvedNetwork): { proxy?: string; tls?: { ca: string[] } } {
-  const ca = extraCa(network.caFile);
-  return { proxy: proxyFor(url, network), tls: ca ? { ca: [...rootCertificates, ca] } : undefined };
+/** The Proxy-Authorization value: Basic, what every CONNECT proxy that authenticates accepts. */
+async function proxyAuthorization(auth: { username: string; password: string }): Promise<string> {
+  const password = await readSecret(auth.password);
+  return `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}`;
 }
 
-/**
- * https-proxy-agent applies its TLS options to the connection to the proxy only; the TLS session
- * to the endpoint inside the tunnel gets the request's options, which do not carry `ca`. Adding
- * them here makes `caFile` count for the endpoint too (a test caught this).
- */
-class TunnelAgent extends HttpsProxyAgent<string> {
-  constructor(
-    proxy: string,
-    private readonly tls: { ca?: string[] },
-  ) {
-    super(proxy, { keepAlive: true, ...tls });
-  }
-
-  override connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
-    return super.connect(req, { ...opts, ...this.tls });
-  }
+/** What decides a request's route, as a digest: a cached client is replaced when it changes (a
+ * renewed caFile, a rotated proxy password) and the secret itself is kept nowhere new. */
+export async function routeDigest(url: URL, network: ResolvedNetwork): Promise<string> {
+  const proxy = proxyFor(url, network);
+  const hash = createHash('sha256').update(JSON.stringify([proxy, extraCa(network.caFile)]));
+  if (proxy && network.proxyAuth) hash.update(await proxyAuthorization(network.proxyAuth));
+  return hash.digest('hex');
 }
 
 /** What the IdP sources call instead of the global `fetch`. */
 export type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 /**
- * `fetch` for requests to identity providers, under the same rules as agentFor: tunnelled through
- * the proxy when one applies, trusting `caFile` on top of the system roots. Each request gets its
- * own dispatcher, closed once its answer has been read (as agentFor's agent lives for one call):
- * one CONNECT tunnel per request, and `caFile` re-read on each, so a renewed CA needs no restart.
+ * `fetch` for requests to identity providers, under dispatcherFor's rules. Each request gets its
+ * own dispatcher, closed once its answer has been read: one CONNECT tunnel per request, and
+ * `caFile` and the proxy password re-read on each, so a renewed CA needs no restart.
  */
 export function fetchFor(network: ResolvedNetwork): Fetch {
   if (!network.proxy && !network.caFile) return fetch;
   return async (url, init) => {
-    const dispatcher = dispatcherFor(new URL(url), network);
+    const dispatcher = await dispatcherFor(new URL(url), network);
     if (!dispatcher) return fetch(url, init);
     try {
       // The cast bridges undici's own Dispatcher type and the one Node's bundled fetch declares.
@@ -125,14 +155,6 @@ export function fetchFor(network: ResolvedNetwork): Fetch {
       dispatcher.close().catch(() => undefined);
     }
   };
-}
-
-function dispatcherFor(url: URL, network: ResolvedNetwork): Dispatcher | undefined {
-  const { proxy, tls } = routeFor(url, network);
-  // requestTls is the endpoint's TLS inside the tunnel, proxyTls an https proxy's own.
-  if (proxy) return new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls });
-  if (tls && url.protocol === 'https:') return new Agent({ connect: tls });
-  return undefined;
 }
 
 function extraCa(caFile: string | undefined): string | undefined {

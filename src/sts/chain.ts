@@ -58,7 +58,7 @@ export async function assumeRole(
   const { profile } = req;
   const now = req.now ?? Date.now;
   const vars = { profile, sub: opts.sub };
-  const client = newStsClient(req.sts, {
+  const client = await newStsClient(req.sts, {
     accessKeyId: keys.accessKeyId,
     secretAccessKey: keys.secretAccessKey,
     sessionToken: keys.sessionToken,

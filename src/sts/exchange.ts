@@ -8,9 +8,11 @@ import {
 import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { WebIdentityProof, X509Proof } from '../model/proof.ts';
+import { routeDigest } from '../network.ts';
 import { assumeChain, assumeRole } from './chain.ts';
 import {
   type ExchangeRequest,
+  endpointOf,
   mapStsError,
   newStsClient,
   type ResolvedStsSettings,
@@ -22,16 +24,18 @@ import {
 import { createSession } from './roles-anywhere.ts';
 import { assumeRoleWithSaml } from './saml.ts';
 
-// One client per distinct STS setting: clients hold connection pools worth reusing.
-const clients = new Map<string, STSClient>();
+// One client per distinct STS setting: clients hold connection pools worth reusing. A client is
+// replaced when its route changes (a renewed caFile, a rotated proxy password).
+const clients = new Map<string, { route: string; client: STSClient }>();
 
-function stsClient(sts: ResolvedStsSettings): STSClient {
+async function stsClient(sts: ResolvedStsSettings): Promise<STSClient> {
   const key = JSON.stringify([sts.region, sts.endpoint, sts.timeout, sts.useFipsEndpoint, sts.network]);
-  let client = clients.get(key);
-  if (!client) {
-    client = newStsClient(sts);
-    clients.set(key, client);
-  }
+  const route = sts.network ? await routeDigest(endpointOf(sts), sts.network) : '';
+  const cached = clients.get(key);
+  if (cached?.route === route) return cached.client;
+  cached?.client.destroy();
+  const client = await newStsClient(sts);
+  clients.set(key, { route, client });
   return client;
 }
 
@@ -87,7 +91,7 @@ async function assumeRoleWithWebIdentity(
   const now = req.now ?? Date.now;
   const startedAt = now();
   try {
-    const out = await stsClient(req.sts).send(
+    const out = await (await stsClient(req.sts)).send(
       new AssumeRoleWithWebIdentityCommand({
         RoleArn: role.arn,
         RoleSessionName: sessionName,
@@ -125,7 +129,7 @@ export async function getCallerIdentity(
   profile: string,
 ): Promise<CallerIdentity> {
   // The same endpoint, FIPS and proxy settings as the exchange: `check` must take the same path.
-  const client = newStsClient(sts, creds, 2);
+  const client = await newStsClient(sts, creds, 2);
   try {
     const out = await client.send(new GetCallerIdentityCommand({}), sendOptions(sts));
     return { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' };

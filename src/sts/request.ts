@@ -3,12 +3,13 @@
 // StsError that says whether to retry and what to fix. Only src/sts/ talks to STS.
 import { hostname } from 'node:os';
 import { STSClient, type Credentials as StsCredentials } from '@aws-sdk/client-sts';
+import { UndiciHttpHandler } from '@smithy/undici-http-handler';
 import type { RoleConfig, StsSettings } from '../config/schema.ts';
 import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { Proof } from '../model/proof.ts';
-import { networkErrorOf } from '../net.ts';
-import { agentFor, type ResolvedNetwork } from '../network.ts';
+import { networkFailureOf } from '../net.ts';
+import { DIRECT, dispatcherFor, type ResolvedNetwork } from '../network.ts';
 
 /** Keys to sign a call with (AssumeRole, GetCallerIdentity). The secret parts are secrets. */
 export interface SigningKeys {
@@ -69,27 +70,29 @@ export function sendOptions(sts: ResolvedStsSettings): { abortSignal: AbortSigna
   return { abortSignal: AbortSignal.timeout(sts.timeout) };
 }
 
-/** A new STS client (the caller owns it); with `credentials` it can sign AssumeRole. */
-export function newStsClient(
+/** The STS endpoint these settings call. */
+export function endpointOf(sts: ResolvedStsSettings): URL {
+  const fips = sts.useFipsEndpoint ?? false;
+  return new URL(sts.endpoint ?? `https://sts${fips ? '-fips' : ''}.${sts.region}.amazonaws.com`);
+}
+
+/** A new STS client (the caller owns it: destroy() it); with `credentials` it can sign AssumeRole.
+ * It speaks through undici (network.ts dispatcherFor), as every other outbound request does. */
+export async function newStsClient(
   sts: ResolvedStsSettings,
   credentials?: SigningKeys,
   maxAttempts = 1,
-): STSClient {
-  const fips = sts.useFipsEndpoint ?? false;
-  const url = new URL(sts.endpoint ?? `https://sts${fips ? '-fips' : ''}.${sts.region}.amazonaws.com`);
-  const agent = sts.network ? agentFor(url, sts.network) : undefined;
+): Promise<STSClient> {
+  const limits = { connectTimeout: Math.min(sts.timeout, 5000), ioTimeout: sts.timeout };
+  const dispatcher = await dispatcherFor(endpointOf(sts), sts.network ?? DIRECT, limits);
   const client = new STSClient({
     region: sts.region,
     endpoint: sts.endpoint,
-    useFipsEndpoint: fips,
+    useFipsEndpoint: sts.useFipsEndpoint ?? false,
     credentials: credentials as { accessKeyId: string; secretAccessKey: string } | undefined,
     // The Refresher owns retries (with backoff and jitter); an SDK retry loop inside it would hide them.
     maxAttempts,
-    requestHandler: {
-      connectionTimeout: Math.min(sts.timeout, 5000),
-      requestTimeout: sts.timeout,
-      ...(agent ? { httpAgent: agent, httpsAgent: agent } : {}),
-    },
+    requestHandler: new UndiciHttpHandler({ dispatcher }),
   });
   client.middlewareStack.add(
     (next) => async (args) => {
@@ -183,7 +186,7 @@ export function mapStsError(
   // Not STS's answer (modeled errors carry $fault) but the transport's: a body cut off or aborted
   // after the status line arrived carries that status too, and is as retryable as a refused connection.
   if (status === undefined || typeof err !== 'object' || err === null || !('$fault' in err)) {
-    const network = networkErrorOf(err);
+    const network = networkFailureOf(err);
     if (network) {
       return new StsError('STS_UNREACHABLE', `cannot reach STS for ${target} (${network})`, {
         ...opts,

@@ -4,13 +4,11 @@
 // is the certificate's decimal serial number. Written from aws/rolesanywhere-credential-helper
 // (aws_signing_helper/signer.go) and the Roles Anywhere "signing process" documentation.
 import { createHash, sign } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import type { Credentials as StsCredentials } from '@aws-sdk/client-sts';
-import { StsError } from '../errors.ts';
+import { BrokerError, StsError } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
-import { BodyTooLargeError, networkErrorOf } from '../net.ts';
-import { agentFor, type ResolvedNetwork } from '../network.ts';
+import { networkFailureOf, readCapped } from '../net.ts';
+import { DIRECT, fetchFor, type ResolvedNetwork } from '../network.ts';
 
 export const SERVICE = 'rolesanywhere';
 
@@ -101,13 +99,14 @@ export async function createSession(req: CreateSessionRequest): Promise<CreateSe
   const amzDate = new Date((req.now ?? Date.now)()).toISOString().replace(/[-:]|\.\d{3}/g, '');
   const headers = signCreateSession({ url, body, amzDate, region, proof: req.proof });
 
-  let response: { status: number; headers: http.IncomingHttpHeaders; body: string };
+  let response: Answer;
   try {
     response = await post(url, headers, body, target.timeout, req.network);
   } catch (err) {
+    if (err instanceof BrokerError) throw err; // caFile or the proxy password: the config's to fix
     throw new StsError(
       'STS_UNREACHABLE',
-      `cannot reach IAM Roles Anywhere at ${url.origin} (${networkErrorOf(err) ?? (err as Error).message})`,
+      `cannot reach IAM Roles Anywhere at ${url.origin} (${networkFailureOf(err) ?? (err as Error).message})`,
       {
         profile: req.profile,
         retryable: true,
@@ -119,10 +118,7 @@ export async function createSession(req: CreateSessionRequest): Promise<CreateSe
   return parseSession(response, req.profile);
 }
 
-function parseSession(
-  response: { headers: http.IncomingHttpHeaders; body: string },
-  profile: string,
-): CreateSessionResult {
+function parseSession(response: Answer, profile: string): CreateSessionResult {
   const bad = () =>
     new StsError('STS_BAD_RESPONSE', 'IAM Roles Anywhere answered without complete credentials', {
       profile,
@@ -139,7 +135,7 @@ function parseSession(
   const set = parsed.credentialSet?.[0];
   const c = set?.credentials;
   if (!c?.accessKeyId || !c.secretAccessKey || !c.sessionToken || !c.expiration) throw bad();
-  const date = response.headers.date ? Date.parse(response.headers.date) : Number.NaN;
+  const date = Date.parse(response.headers.get('date') ?? '');
   return {
     credentials: {
       AccessKeyId: c.accessKeyId,
@@ -153,11 +149,8 @@ function parseSession(
 }
 
 /** Roles Anywhere errors are REST-JSON: the type in X-Amzn-ErrorType, the text in `message`. */
-function mapError(
-  response: { status: number; headers: http.IncomingHttpHeaders; body: string },
-  req: CreateSessionRequest,
-): StsError {
-  const header = String(response.headers['x-amzn-errortype'] ?? '');
+function mapError(response: Answer, req: CreateSessionRequest): StsError {
+  const header = response.headers.get('x-amzn-errortype') ?? '';
   let message = '';
   let type = header.split(':')[0] ?? '';
   try {
@@ -191,58 +184,34 @@ function mapError(
   }
 }
 
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
 /** CreateSession answers are a few KiB; the IdP sources allow the same 1 MiB. */
 const MAX_RESPONSE_BYTES = 1_048_576;
 
-function post(
+/** The answer, read whole (up to MAX_RESPONSE_BYTES) within `timeout`, through the profile's
+ * proxy and CAs (network.ts). `timeout` bounds the whole call, body included: a peer dripping
+ * bytes cannot hold it open. */
+async function post(
   url: URL,
   headers: Record<string, string>,
   body: string,
   timeout: number,
   network: ResolvedNetwork | undefined,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  const send = url.protocol === 'https:' ? https.request : http.request;
-  const agent = network ? agentFor(url, network) : undefined;
-  return new Promise((resolve, reject) => {
-    const request = send(
-      url,
-      {
-        method: 'POST',
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-        agent,
-        timeout,
-        // `timeout` is an idle timer: a peer dripping bytes keeps resetting it. This bounds the call.
-        signal: AbortSignal.timeout(timeout),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          // A session is a few KiB; an endless answer must not grow memory until the deadline.
-          if (size > MAX_RESPONSE_BYTES) request.destroy(new BodyTooLargeError(MAX_RESPONSE_BYTES));
-          else chunks.push(c);
-        });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    request.on('timeout', () =>
-      request.destroy(Object.assign(new Error('timed out'), { name: 'TimeoutError' })),
-    );
-    request.on('error', reject);
-    request.end(body);
-  }).finally(() => agent?.destroy()) as Promise<{
-    status: number;
-    headers: http.IncomingHttpHeaders;
-    body: string;
-  }>;
+): Promise<Answer> {
+  const response = await fetchFor(network ?? DIRECT)(url, {
+    method: 'POST',
+    headers,
+    body,
+    signal: AbortSignal.timeout(timeout),
+  });
+  // A session is a few KiB; an endless answer must not grow memory until the deadline.
+  const text = new TextDecoder().decode(await readCapped(response, MAX_RESPONSE_BYTES));
+  return { status: response.status, headers: response.headers, body: text };
 }
 
 /** RFC 3986 encoding (encodeURIComponent leaves !'()* alone). */

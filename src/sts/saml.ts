@@ -54,7 +54,7 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
   const durationSeconds = samlDurationSeconds(role.durationSeconds, proof.sessionDuration);
   const now = req.now ?? Date.now;
   const startedAt = now();
-  const client = newStsClient(req.sts);
+  const client = await newStsClient(req.sts);
   try {
     const out = await client.send(
       new AssumeRoleWithSAMLCommand({
@@ -80,6 +80,8 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
     throw err instanceof StsError
       ? err
       : samlStsError(mapStsError(err, profile, role.arn), pair.principalArn);
+  } finally {
+    client.destroy(); // its own connections (and proxy tunnel): nobody else holds this client
   }
 }
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { agentFor, type ResolvedNetwork } from '../../src/network.ts';
+import { request } from 'undici';
+import { dispatcherFor, type ResolvedNetwork } from '../../src/network.ts';
 import { ConnectProxy } from '../harness/connect-proxy.ts';
 import { TestCa } from '../harness/test-ca.ts';
 import { startWorld, type World } from '../helpers/world.ts';
@@ -33,17 +34,13 @@ after(async () => {
   await world.close();
 });
 
-function get(network: ResolvedNetwork): Promise<string> {
-  const agent = agentFor(url, network);
-  return new Promise<string>((resolve, reject) => {
-    https
-      .get(url, { agent }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  }).finally(() => agent?.destroy());
+async function get(network: ResolvedNetwork): Promise<string> {
+  const dispatcher = await dispatcherFor(url, network);
+  try {
+    return await (await request(url, { dispatcher })).body.text();
+  } finally {
+    await dispatcher?.close();
+  }
 }
 
 describe('network.caFile', () => {
@@ -64,9 +61,9 @@ describe('network.caFile', () => {
     assert.equal(proxy.tunnelsTo(url.href), before + 1);
   });
 
-  it('an unreadable caFile is a config error naming the setting', () => {
-    assert.throws(
-      () => agentFor(url, { proxy: undefined, noProxy: [], caFile: `${world.dir}/missing.pem` }),
+  it('an unreadable caFile is a config error naming the setting', async () => {
+    await assert.rejects(
+      dispatcherFor(url, { proxy: undefined, noProxy: [], caFile: `${world.dir}/missing.pem` }),
       {
         code: 'CONFIG_INVALID',
         message: /network\.caFile .*missing\.pem: cannot read it \(ENOENT\)/,

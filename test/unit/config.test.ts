@@ -66,6 +66,45 @@ describe('config', () => {
     assert.doesNotMatch(msg, /hunter2/, 'the rejected value is not echoed');
   });
 
+  it('refuses proxy credentials inline in network.proxy, names proxyAuth, never echoes the password', () => {
+    const msg = configError(
+      `network:\n  proxy: http://svc-broker:Pr0xyPa55@proxy.corp.example:3128\n${MINIMAL}`,
+    );
+    assert.match(
+      msg,
+      /^\/etc\/credential-broker\/config\.yaml: network\.proxy: the proxy URL carries credentials \(user:password@\): secrets are never written inline; .*network\.proxyAuth: \{ username: NAME, password: file:\/path \}/,
+    );
+    assert.doesNotMatch(msg, /Pr0xyPa55|svc-broker/, 'neither the password nor the URL is echoed');
+    // A profile's network section is held to the same rule.
+    const inProfile = configError(
+      MINIMAL.replace(
+        '    role:',
+        '    network:\n      proxy: https://u:Pr0xyPa55@proxy.corp.example\n    role:',
+      ),
+    );
+    assert.match(inProfile, /profiles\.default\.network\.proxy: the proxy URL carries credentials/);
+    assert.doesNotMatch(inProfile, /Pr0xyPa55/);
+  });
+
+  it('takes proxy credentials as a secret reference, for the proxy of the same section only', () => {
+    const auth = '  proxyAuth:\n    username: svc-broker\n    password: file:secrets/proxy\n';
+    const c = parseConfig(`network:\n  proxy: http://proxy.corp.example:3128\n${auth}${MINIMAL}`, FILE);
+    assert.deepEqual(c.network.proxyAuth, {
+      username: 'svc-broker',
+      password: 'file:/etc/credential-broker/secrets/proxy',
+    });
+    assert.match(
+      configError(`network:\n${auth}${MINIMAL}`),
+      /network\.proxyAuth: proxyAuth needs a proxy in the same network section/,
+    );
+    assert.match(
+      configError(
+        `network:\n  proxy: http://p.example:3128\n${auth.replace('file:secrets/proxy', 'hunter2')}${MINIMAL}`,
+      ),
+      /network\.proxyAuth\.password: secrets are never written inline/,
+    );
+  });
+
   it('names the path and the fix for a bad role ARN, an unknown key and a bad duration, all at once', () => {
     const msg = configError(
       MINIMAL.replace('arn:aws:iam::123456789012:role/billing', 'billing-role').replace(
