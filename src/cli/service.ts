@@ -22,6 +22,7 @@ const RESTART_ONLY: readonly [string, ...string[]][] = [
   ['server', 'limits'],
   ['imds'],
   ['metrics', 'listen'],
+  ['metrics', 'hosts'],
   ['logging', 'format'],
 ];
 

@@ -903,6 +903,19 @@ export const MetricsSchema = z.strictObject({
     defaultText: 'only on the credentials listener',
     examples: ['0.0.0.0:9912'],
   }),
+  hosts: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9.-]{1,253}$/, { error: 'expected a host name, like metrics.example.internal' }),
+    )
+    .optional()
+    .meta({
+      description:
+        'Host names (besides IP addresses and loopback names, always accepted) that scrapers may put in `Host` on this listener; any other name gets 403 `HOST_REFUSED`, so a DNS-rebinding web page cannot read profile names and error codes.',
+      defaultText: 'none: only IP addresses and loopback names',
+      examples: [['broker-metrics.monitoring.svc']],
+    }),
 });
 
 export const ReloadSchema = z.strictObject({

@@ -32,8 +32,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     routesHint: 'credentials are at /v1/credentials/{profile}',
   });
 
+  // Every route: health and metrics name profiles, expiry and error codes, which a rebinding page
+  // must not read either.
+  guardPlugin(app, { listenHost: opts.listenHost, hosts: tls?.names });
   app.register(async (scope) => {
-    guardPlugin(scope, { listenHost: opts.listenHost, hosts: tls?.names });
     credentialsRoutes(scope, { broker, metrics, logger });
   });
   app.register(async (scope) => {

@@ -57,16 +57,26 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
   const handler = async (req: FastifyRequest<{ Params: { profile?: string } }>, reply: FastifyReply) => {
     const profile = req.params.profile ?? 'default';
     const remote = req.ip;
-    if (!broker.has(profile)) {
+    const verdict = await broker.tokens.check(profile, req.headers.authorization);
+    // The token first: whether a profile exists is told only to a caller holding a valid token
+    // (any profile's), so that profile names cannot be listed without one.
+    if (!broker.has(profile) && (verdict === 'ok' || verdict === 'other-profile')) {
       logger.warn({ profile, remote, outcome: 'PROFILE_NOT_FOUND' }, 'credential request refused');
       return sendError(reply, 404, 'PROFILE_NOT_FOUND', `no profile "${profile}" is configured`);
     }
-    const verdict = await broker.tokens.check(profile, req.headers.authorization);
     if (verdict !== 'ok') {
       metrics.authFailures.inc({ reason: verdict });
       const { mistakes, limited, retryAfterSeconds } = failures.fail(remote);
+      // The token file's path goes to the log only: the caller is not authenticated.
       logger.warn(
-        { profile, remote, reason: verdict, mistakes, outcome: limited ? 'RATE_LIMITED' : verdict },
+        {
+          profile,
+          remote,
+          reason: verdict,
+          mistakes,
+          outcome: limited ? 'RATE_LIMITED' : verdict,
+          tokenFile: broker.tokens.fileFor(profile),
+        },
         'credential request refused',
       );
       if (limited) {
@@ -75,7 +85,7 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
           reply,
           429,
           'TOO_MANY_FAILED_TOKENS',
-          `too many requests with a wrong token from ${remote}; fix the app's AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (${broker.tokens.fileFor(profile)})`,
+          `too many requests with a wrong token from ${remote}; fix the app's AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (the broker's log names the file)`,
         );
       }
       if (verdict === 'other-profile') {
@@ -90,13 +100,16 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
         reply,
         401,
         verdict === 'missing' ? 'TOKEN_MISSING' : 'TOKEN_INVALID',
-        `send the broker's client token as the Authorization header (set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=${broker.tokens.fileFor(profile)})`,
+        "send the broker's client token as the Authorization header (set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the token file the broker's log names)",
       );
     }
     try {
       const c = await broker.credentials(profile);
       audit.served({ profile, remote }, c);
-      return reply.type('application/json; charset=utf-8').send(credentialsJson(c));
+      return reply
+        .header('cache-control', 'no-store')
+        .type('application/json; charset=utf-8')
+        .send(credentialsJson(c));
     } catch (err) {
       if (err instanceof UnavailableError) {
         logger.warn({ profile, remote, outcome: err.code }, 'credential request refused');

@@ -1,7 +1,9 @@
 // Refuses requests that a browser could have been tricked into sending (like the ECS agent and
 // IMDSv2 do): SDKs never send Origin or Sec-Fetch-*, and always address the listener by an IP or
-// name that means this machine, while a DNS-rebinding page sends its own host name.
-import type { FastifyInstance } from 'fastify';
+// name that means this machine, while a DNS-rebinding page sends its own host name. Runs on every
+// route of a listener (health and metrics too: they name profiles, expiry and error codes).
+import { isIP } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLoopbackHost } from '../net.ts';
 import { sendError } from './errors.ts';
 
@@ -9,26 +11,71 @@ import { sendError } from './errors.ts';
 // `sec-fetch-mode: cors`, so that header alone is not taken as a browser.
 const BROWSER_HEADERS = ['origin', 'sec-fetch-site', 'sec-fetch-dest', 'sec-fetch-user'];
 
-/** `hosts`: more names clients may use, e.g. the TLS certificate's (a rebinding page cannot pass
- * the certificate check for them). */
-export function guardPlugin(app: FastifyInstance, opts: { listenHost: string; hosts?: string[] }): void {
+/** RFC 3986 host (IP literal in brackets, or a name/IPv4 of unreserved characters) and port; no
+ * userinfo, no trailing junk: `127.0.0.1:80@evil.com` and `[::1]evil.example` do not match. */
+const HOST_PORT = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._~-]+))(?::\d{0,5})?$/i;
+/** The authority of an absolute-form request target (`GET http://host/path`). */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
+
+export interface GuardOptions {
+  /** Host part of the listen address, accepted in Host besides loopback names. */
+  listenHost: string;
+  /** More names clients may use, e.g. the TLS certificate's (a rebinding page cannot pass the
+   * certificate check for them) or `metrics.hosts`. */
+  hosts?: readonly string[];
+  /**
+   * The metrics listener: it may face Prometheus and kubelet probes on any address, which send
+   * the address they dialled (an IP) as Host. An IP literal cannot be rebound (a rebinding page
+   * sends its own name), so any IP is accepted; and only Origin counts as a browser, so that an
+   * operator can open /metrics in a browser (a navigation sends Sec-Fetch-* but no Origin), while
+   * a script on another origin always sends Origin.
+   */
+  scraper?: boolean;
+}
+
+export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
   const allowed = new Set([
     'localhost',
     '127.0.0.1',
     '::1',
     opts.listenHost.toLowerCase(),
-    ...(opts.hosts ?? []),
+    ...(opts.hosts ?? []).map((h) => h.toLowerCase()),
   ]);
+  const browserHeaders = opts.scraper ? ['origin'] : BROWSER_HEADERS;
+  const hostAllowed = (host: string) =>
+    allowed.has(host) || isLoopbackHost(host) || (opts.scraper === true && isIP(host) !== 0);
   // Callback-style hooks (here and in hardening.ts): they run on every request, and an async
   // hook costs a promise and a microtask turn each.
   app.addHook('onRequest', (req, reply, done) => {
-    if (BROWSER_HEADERS.some((h) => req.headers[h] !== undefined)) {
+    if (browserHeaders.some((h) => req.headers[h] !== undefined)) {
       req.log.warn({ remote: req.ip, outcome: 'BROWSER_REQUEST_REFUSED' }, 'request refused');
       sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
       return;
     }
-    const host = hostOf(req.headers.host);
-    if (!host || !(allowed.has(host) || isLoopbackHost(host))) {
+    // Node keeps only the first of several Host headers: which one a proxy in front used is anyone's guess.
+    if (hostHeaderCount(req.raw.rawHeaders) > 1) {
+      return badRequest(req, reply, 'BAD_HOST', 'send exactly one Host header');
+    }
+    // Absolute form (`GET http://host/path`): the target's authority is the host (RFC 9112 §3.2.2),
+    // and fastify routes on its path, so it is held to the same rule as Host.
+    if (req.url.charCodeAt(0) !== 47 /* '/' */) {
+      const authority = ABSOLUTE_FORM.exec(req.url)?.[1];
+      const target = authority === undefined ? undefined : hostOf(authority);
+      if (target === undefined || !hostAllowed(target)) {
+        return badRequest(
+          req,
+          reply,
+          'BAD_REQUEST_TARGET',
+          'the request target must be a path on this listener, like /v1/credentials/PROFILE',
+        );
+      }
+    }
+    const header = req.headers.host;
+    const host = header === undefined ? undefined : hostOf(header);
+    if (header !== undefined && host === undefined) {
+      return badRequest(req, reply, 'BAD_HOST', 'the Host header must be HOST or HOST:PORT');
+    }
+    if (host === undefined || !hostAllowed(host)) {
       req.log.warn({ remote: req.ip, outcome: 'HOST_REFUSED', host: host?.slice(0, 100) }, 'request refused');
       sendError(
         reply,
@@ -42,9 +89,24 @@ export function guardPlugin(app: FastifyInstance, opts: { listenHost: string; ho
   });
 }
 
-function hostOf(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const h = header.toLowerCase();
-  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
-  return h.split(':')[0];
+function badRequest(req: FastifyRequest, reply: FastifyReply, code: string, message: string): void {
+  req.log.warn({ remote: req.ip, outcome: code }, 'request refused');
+  sendError(reply, 400, code, message);
+}
+
+function hostHeaderCount(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') count += 1;
+  }
+  return count;
+}
+
+/** The host of a Host header or an authority, lower-cased, without brackets and port; undefined
+ * when it is not a well-formed host[:port]. */
+function hostOf(value: string): string | undefined {
+  const m = HOST_PORT.exec(value);
+  if (m === null) return undefined;
+  return (m[1] ?? m[2])?.toLowerCase();
 }

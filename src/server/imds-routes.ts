@@ -84,7 +84,7 @@ export function imdsRoutes(
     const ttl = Math.min(requested, maxTtl);
     // Go's SDK refuses a token without this header (it caches the token for this long).
     reply.header(TTL_HEADER, String(ttl));
-    return reply.type('text/plain').send(tokens.issue(ttl));
+    return reply.header('cache-control', 'no-store').type('text/plain').send(tokens.issue(ttl));
   });
 
   const authorized = (req: FastifyRequest, reply: FastifyReply): boolean => {
@@ -131,6 +131,7 @@ export function imdsRoutes(
           const c = await broker.credentials(imds.profile, IMDS_MIN_REMAINING_MS);
           if (!firstServed.has(c)) firstServed.set(c, new Date());
           audit.served({ profile: imds.profile, remote, via: 'imds' }, c);
+          reply.header('cache-control', 'no-store');
           return {
             Code: 'Success',
             LastUpdated: formatExpiration(firstServed.get(c) as Date),

@@ -1,21 +1,26 @@
 // The optional second listener (`metrics.listen`): /metrics, /healthz and /readyz only, so it can
 // face Prometheus and kubelet probes on a non-loopback address. No credential route is registered
-// here, and nothing on it needs the client token.
+// here, and nothing on it needs the client token. The browser guard runs in its scraper form
+// (guard.ts): any IP as Host, so Prometheus and probes that dial the pod or node IP pass.
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../broker.ts';
+import { parseListen } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { baseApp } from './base.ts';
+import { guardPlugin } from './guard.ts';
 import { healthRoutes, metricsRoute } from './health-routes.ts';
 
 export function buildOpsApp(opts: { broker: Broker; logger: Logger; metrics: Metrics }): FastifyInstance {
   const { broker, logger, metrics } = opts;
+  const { listen, hosts } = broker.config.metrics;
   const app = baseApp({
     logger,
     metrics,
     limits: broker.config.server.limits,
     routesHint: 'this listener serves /metrics, /healthz and /readyz only',
   });
+  guardPlugin(app, { listenHost: listen ? parseListen(listen).host : '127.0.0.1', hosts, scraper: true });
   app.register(async (scope) => {
     healthRoutes(scope, { broker });
     metricsRoute(scope, { broker, metrics });

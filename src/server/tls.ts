@@ -51,8 +51,30 @@ async function readPem(config: TlsConfig): Promise<Pem> {
   return { cert, key, ca };
 }
 
+/**
+ * Forward secrecy only: TLS 1.3 (all of whose suites have it), or TLS 1.2 with an ECDHE key
+ * exchange and an AEAD cipher. Node's default list also offers static-RSA suites (AES128-GCM-SHA256
+ * and the like: a stolen key decrypts every recorded session) and DHE ones. Every SDK's TLS stack
+ * offers ECDHE-GCM. Part of every secure context, so a reloaded certificate keeps the policy.
+ */
+export const TLS_POLICY = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const satisfies SecureContextOptions;
+
 function contextOptions(pem: Pem): SecureContextOptions {
-  return { cert: pem.cert, key: pem.key, ...(pem.ca ? { ca: pem.ca } : {}) };
+  return { ...TLS_POLICY, cert: pem.cert, key: pem.key, ...(pem.ca ? { ca: pem.ca } : {}) };
 }
 
 /** DNS names and IP addresses in the certificate's subjectAltName, lower-cased. */

@@ -39,6 +39,7 @@ async function imdsWorld(imds: Record<string, unknown> = {}) {
 async function sessionToken(app: FastifyInstance, ttl = '21600'): Promise<string> {
   const res = await app.inject({ method: 'PUT', url: '/latest/api/token', headers: { [TTL]: ttl } });
   assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.headers['cache-control'], 'no-store', 'a session token is never cached either');
   return res.body;
 }
 
@@ -84,7 +85,9 @@ describe('IMDSv2 listener', () => {
     assert.match(list.headers['content-type'] as string, /^text\/plain/);
     assert.equal((await app.inject({ url: EXTENDED, headers })).body, 'app');
 
-    const legacy = (await app.inject({ url: `${CREDS}app`, headers })).json();
+    const legacyRes = await app.inject({ url: `${CREDS}app`, headers });
+    assert.equal(legacyRes.headers['cache-control'], 'no-store', 'credentials are never cached on the way');
+    const legacy = legacyRes.json();
     assert.equal(legacy.Code, 'Success');
     assert.equal(legacy.Type, 'AWS-HMAC');
     assert.match(legacy.LastUpdated, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);

@@ -2,8 +2,12 @@
 // credentials come from the real OP and STS emulator.
 import assert from 'node:assert/strict';
 import { stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ImdsConfig } from '../../src/config/schema.ts';
+import { buildImdsApp } from '../../src/server/imds-app.ts';
+import { buildOpsApp } from '../../src/server/ops-app.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
 
 let world: World;
@@ -25,6 +29,7 @@ describe('GET /v1/credentials', () => {
       const res = await app.inject({ url, headers: { authorization: token } });
       assert.equal(res.statusCode, 200, res.body);
       assert.match(res.headers['content-type'] as string, /^application\/json/);
+      assert.equal(res.headers['cache-control'], 'no-store', 'credentials are never cached on the way');
       const body = res.json();
       assert.deepEqual(Object.keys(body).sort(), [
         'AccessKeyId',
@@ -50,13 +55,13 @@ describe('GET /v1/credentials', () => {
     assert.equal((await stat(path.join(world.dir, 'token'))).mode & 0o777, 0o600);
   });
 
-  it('401 for a missing or wrong token, naming the token file; never the credentials', async () => {
+  it('401 for a missing or wrong token, naming the variable; never the credentials', async () => {
     const { broker, app, metrics } = await world.broker(world.config({ default: world.oidcProfile() }));
     await broker.start();
     const missing = await app.inject({ url: '/v1/credentials/default' });
     assert.equal(missing.statusCode, 401);
     assert.equal(missing.json().code, 'TOKEN_MISSING');
-    assert.match(missing.json().message, /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=.*token/);
+    assert.match(missing.json().message, /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE/);
     const wrong = await app.inject({ url: '/v1/credentials/default', headers: { authorization: 'nope' } });
     assert.equal(wrong.statusCode, 401);
     assert.equal(wrong.json().code, 'TOKEN_INVALID');
@@ -114,6 +119,39 @@ describe('GET /v1/credentials', () => {
       ).statusCode,
       200,
     );
+  });
+
+  it('an unknown profile is 401 without a valid token (names cannot be listed); the 401 names no server path', async () => {
+    const ownFile = path.join(world.dir, 'payments.token');
+    const { broker, app } = await world.broker(
+      world.config({ default: world.oidcProfile(), payments: world.oidcProfile({ tokenFile: ownFile }) }),
+    );
+    await broker.start();
+    const logsBefore = world.logs.length;
+    for (const url of ['/v1/credentials/nope', '/v1/credentials/payments', '/v1/credentials/default']) {
+      for (const headers of [{}, { authorization: 'guess' }]) {
+        const res = await app.inject({ url, headers });
+        assert.equal(res.statusCode, 401, `${url} ${JSON.stringify(headers)}`);
+        assert.ok(!res.body.includes(world.dir), `no server path in ${res.body}`);
+      }
+    }
+    const refused = world.logs
+      .slice(logsBefore)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'credential request refused');
+    assert.ok(refused.length > 0);
+    assert.ok(
+      refused.every(
+        (l) => l.tokenFile === path.join(world.dir, l.profile === 'payments' ? 'payments.token' : 'token'),
+      ),
+      'the log names the token file for the operator',
+    );
+    const own = await (await import('node:fs/promises')).readFile(ownFile, 'utf8');
+    const withProfileToken = await app.inject({
+      url: '/v1/credentials/nope',
+      headers: { authorization: own },
+    });
+    assert.equal(withProfileToken.statusCode, 404, 'any valid token may learn that a profile does not exist');
   });
 
   it('404 for an unknown profile, 400 for a malformed name, 404 JSON for unknown routes', async () => {
@@ -190,7 +228,114 @@ describe('GET /v1/credentials', () => {
   });
 });
 
+describe('Host and request target', () => {
+  /** Sends raw bytes to a listening app; resolves with the status line. */
+  const statusOf = (port: number, head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text.split('\r\n')[0] ?? ''));
+    });
+
+  it('400 for duplicate or malformed Host headers and for absolute-form targets naming another host', async () => {
+    const { broker, app } = await world.broker(world.config({ default: world.oidcProfile() }));
+    await broker.start();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const auth = `Authorization: ${await world.token()}`;
+    const refused = {
+      'two Host headers': `GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.com\r\n${auth}`,
+      'two Host headers, the bad one first': `GET /v1/credentials HTTP/1.1\r\nHost: evil.com\r\nhost: 127.0.0.1\r\n${auth}`,
+      'userinfo-like Host': `GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1:80@evil.com\r\n${auth}`,
+      'junk after an IPv6 literal': `GET /v1/credentials HTTP/1.1\r\nHost: [::1]evil.example\r\n${auth}`,
+      'absolute form, another host': `GET http://evil.example/v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}`,
+      'absolute form with userinfo': `GET http://127.0.0.1@evil.example/v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}`,
+      'asterisk form': `GET * HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}`,
+    };
+    for (const [what, head] of Object.entries(refused)) {
+      assert.match(await statusOf(port, head), /^HTTP\/1\.1 400 /, what);
+    }
+    const accepted = {
+      'origin form': `GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${auth}`,
+      'absolute form naming this listener': `GET http://127.0.0.1:${port}/v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}`,
+      'IPv6 loopback with port': `GET /v1/credentials HTTP/1.1\r\nHost: [::1]:${port}\r\n${auth}`,
+    };
+    for (const [what, head] of Object.entries(accepted)) {
+      assert.match(await statusOf(port, head), /^HTTP\/1\.1 200 /, what);
+    }
+  });
+});
+
 describe('health and metrics', () => {
+  it('the browser guard covers /healthz, /readyz and /metrics on the credentials and IMDS listeners', async () => {
+    const config = world.config(
+      { default: world.oidcProfile() },
+      { imds: { listen: '127.0.0.1:0', profile: 'default' } as ImdsConfig },
+    );
+    const { broker, app, logger, metrics } = await world.broker(config);
+    await broker.start();
+    const imds = buildImdsApp({ broker, imds: config.imds as ImdsConfig, logger, metrics });
+    try {
+      for (const [name, listener] of Object.entries({ credentials: app, imds })) {
+        for (const url of ['/healthz', '/readyz', '/metrics', '/latest/api/token']) {
+          for (const headers of [
+            { host: 'rebound.evil.example:9911' },
+            { origin: 'http://rebound.evil.example' },
+            { 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'empty' },
+          ]) {
+            const res = await listener.inject({ url, headers });
+            assert.equal(res.statusCode, 403, `${name} ${url} ${JSON.stringify(headers)}`);
+            assert.doesNotMatch(res.body, /default|expiration/i, 'no profile name, no expiry');
+          }
+        }
+      }
+      assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'an SDK-like request passes');
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it('the metrics listener: any IP and metrics.hosts as Host (scrapers, probes), no rebound name, no Origin', async () => {
+    const config = world.config(
+      { default: world.oidcProfile() },
+      { metrics: { listen: '0.0.0.0:9912', hosts: ['broker-metrics.monitoring.svc'] } },
+    );
+    const { broker, logger, metrics } = await world.broker(config);
+    await broker.start();
+    const ops = buildOpsApp({ broker, logger, metrics });
+    try {
+      for (const host of [
+        '10.1.2.3:9912',
+        '[fd00::5]:9912',
+        'broker-metrics.monitoring.svc:9912',
+        'localhost',
+      ]) {
+        assert.equal((await ops.inject({ url: '/metrics', headers: { host } })).statusCode, 200, host);
+      }
+      // an operator opening /metrics in a browser: a navigation has Sec-Fetch-* but no Origin
+      const navigation = await ops.inject({
+        url: '/metrics',
+        headers: { host: '10.1.2.3:9912', 'sec-fetch-site': 'none', 'sec-fetch-dest': 'document' },
+      });
+      assert.equal(navigation.statusCode, 200);
+      for (const headers of [
+        { host: 'rebound.evil.example:9912' },
+        { host: '10.1.2.3:9912', origin: 'http://evil.example' },
+        { host: '10.1.2.3:9912@evil.example' },
+      ]) {
+        const res = await ops.inject({ url: '/readyz', headers });
+        assert.ok([400, 403].includes(res.statusCode), `${JSON.stringify(headers)} → ${res.statusCode}`);
+        assert.doesNotMatch(res.body, /default/);
+      }
+    } finally {
+      await ops.close();
+    }
+  });
+
   it('/healthz, /readyz per profile, /metrics with exchanges and expiry', async () => {
     const { broker, app } = await world.broker(
       world.config({ default: world.oidcProfile(), later: world.oidcProfile({ lazy: true }) }),

@@ -29,13 +29,11 @@ const apps: FastifyInstance[] = [];
 async function openssl(...args: string[]) {
   await exec('openssl', args, { cwd: pki });
 }
-async function issue(name: string, san: string) {
+async function issue(name: string, san: string, key: 'ec' | 'rsa' = 'ec') {
   await openssl(
     'req',
     '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
+    ...(key === 'ec' ? ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['rsa:2048']),
     '-nodes',
     '-keyout',
     `${name}.key`,
@@ -222,6 +220,54 @@ describe('https listener', () => {
     const token = await world.token();
     assert.equal(await get(true), 200);
     await assert.rejects(get(false));
+  });
+});
+
+describe('TLS versions and cipher suites', () => {
+  // An RSA certificate: only with one can a client ask for static-RSA key exchange at all.
+  it('TLS 1.3, or 1.2 with ECDHE and an AEAD cipher; a client offering no forward secrecy is refused, also after a reload', async () => {
+    await issue('rsa', 'DNS:localhost,IP:127.0.0.1', 'rsa');
+    const { app, port, material, logger } = await tlsBroker(
+      tlsSettings({
+        certificate: path.join(pki, 'rsa.crt'),
+        privateKey: `file:${path.join(pki, 'rsa.key')}`,
+      }),
+    );
+    const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
+    const handshake = (opts: { maxVersion?: 'TLSv1.2'; ciphers?: string } = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: [ca], ...opts }, () => {
+          resolve(`${s.getProtocol()} ${s.getCipher().standardName}`);
+          s.end();
+        });
+        s.on('error', reject);
+      });
+    const policyHolds = async (when: string) => {
+      await assert.rejects(
+        handshake({ maxVersion: 'TLSv1.2', ciphers: 'AES128-GCM-SHA256' }),
+        `${when}: static RSA key exchange (no forward secrecy) is refused`,
+      );
+      await assert.rejects(
+        handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA256' }),
+        `${when}: a CBC suite is refused`,
+      );
+      assert.equal(
+        await handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+        'TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+        when,
+      );
+      assert.match(await handshake(), /^TLSv1\.3 TLS_/, when);
+    };
+    await policyHolds('at start');
+    const reloads = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
+    const before = reloads();
+    const stop = material.watch(app, logger, 100);
+    await issue('rsa', 'DNS:localhost,IP:127.0.0.1', 'rsa');
+    const deadline = Date.now() + 10_000;
+    while (reloads() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    stop();
+    assert.equal(reloads(), before + 1, 'the renewed pair was loaded');
+    await policyHolds('after a reload');
   });
 });
 
