@@ -1,27 +1,44 @@
-# syntax=docker/dockerfile:1
-# The broker as a small, non-root image that runs with a read-only root filesystem.
+# The broker as a small, non-root image that runs with a read-only root filesystem
+# (docs/operations.md, "Container", says the same with the reasons):
 #   docker build -t credential-broker .
-#   docker run --read-only --tmpfs /run/credential-broker -v /etc/credential-broker:/etc/credential-broker:ro credential-broker
-# Pinned by version: bump deliberately (and pin by digest in your own registry).
-ARG NODE_IMAGE=node:20.19-bookworm-slim
+#   docker run --read-only --network host \
+#     --tmpfs /run/credential-broker:uid=1000,gid=1000,mode=0750 \
+#     -v /etc/credential-broker:/etc/credential-broker:ro credential-broker
+# --network host: credentials are served over plain http on loopback only, so the apps share the
+# broker's network namespace (the host's here, or a pod's); no port is published (see EXPOSE below).
+# podman: `podman build --format docker` (the OCI format drops HEALTHCHECK), and
+# `--tmpfs /run/credential-broker:U` (a plain tmpfs there is root-owned 0755: exit 78, EACCES).
+# Pinned by version: bump deliberately (and pin by digest in your own registry). Node 24 is the
+# active LTS line; package.json's engines (>=20) is what the broker itself needs.
+ARG NODE_IMAGE=node:24.11-bookworm-slim
 
-# 1. Build: every dependency (TypeScript, the kerberos addon's toolchain), then dist/.
+# 1. Build: every dependency (TypeScript), then dist/. The build does not need the kerberos addon
+# (its types are in src/sources/kerberos-addon.ts), so no install script runs here.
 FROM ${NODE_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ libkrb5-dev \
  && rm -rf /var/lib/apt/lists/*
+# node-gyp would download the Node headers from the internet; the official image has them here.
+ENV npm_config_nodedir=/usr/local
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
-# `prepare` builds dist/ during the install.
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npm run build
 
-# 2. Production dependencies only (the kerberos addon compiled against the same Node).
+# 2. Production dependencies only, and the optional kerberos addon compiled against this Node. If it
+# cannot be built the image is still made, and the build log says so: Kerberos profiles then fail
+# with KERBEROS_UNAVAILABLE (docs/kerberos.md), every other source works.
 FROM build AS deps
 RUN rm -rf node_modules \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm rebuild kerberos
+ && if npm rebuild kerberos && node -e "require('kerberos')"; then \
+      echo "kerberos addon: built"; \
+    else \
+      rm -rf node_modules/kerberos; \
+      echo "WARNING: the kerberos addon could not be built (see the npm output above): this image serves every source but Kerberos, whose profiles fail with KERBEROS_UNAVAILABLE. It needs libkrb5-dev, python3, make, g++ and the Node headers (npm_config_nodedir)." >&2; \
+    fi
 
 # 3. Run: Node, the Kerberos runtime libraries, the compiled broker. No compilers, no dev deps.
 FROM ${NODE_IMAGE} AS runtime
@@ -39,11 +56,13 @@ COPY bin ./bin
 COPY config ./config
 # The only place the broker writes (client token, Kerberos cache): mount a tmpfs or an emptyDir
 # here when the root filesystem is read-only.
-RUN mkdir -p /run/credential-broker && chown 1000:1000 /run/credential-broker
+RUN mkdir -p /run/credential-broker && chown 1000:1000 /run/credential-broker && chmod 0750 /run/credential-broker
 VOLUME ["/run/credential-broker"]
 # Numeric, so that Kubernetes runAsNonRoot can verify it (the image's "node" user).
 USER 1000:1000
-EXPOSE 9911
+# No EXPOSE: the default listener is 127.0.0.1:9911, which a published port cannot reach. To
+# publish one, the config must listen on 0.0.0.0:9911 with server.tls (plain http is refused off
+# loopback), then `-p 9911:9911`.
 # Node rather than curl: the image has no curl, and this needs nothing else. Another port in
 # server.listen: set HEALTHCHECK_URL.
 ENV HEALTHCHECK_URL=http://127.0.0.1:9911/healthz

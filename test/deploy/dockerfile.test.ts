@@ -1,7 +1,9 @@
 // The Dockerfile, checked without a Docker engine (none on these machines): parsed into its
 // instructions, then the properties the design asks for: multi-stage with a dev-free runtime
-// stage, pinned base images, a numeric non-root user, a HEALTHCHECK that needs only node, krb5
-// runtime libraries for the kerberos source, and one writable folder for a read-only root fs.
+// stage, base images pinned to a supported Node LTS, nothing pulled but the base image, a build
+// that does not need the kerberos addon but tries it and says when it failed, a numeric non-root
+// user, a HEALTHCHECK that needs only node, krb5 runtime libraries for the kerberos source, one
+// writable folder for a read-only root fs, and a header whose `docker run` matches the docs.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,28 +57,114 @@ function parseDockerfile(text: string): { args: Map<string, string>; stages: Sta
   return { args, stages };
 }
 
+let text: string;
 let args: Map<string, string>;
 let stages: Stage[];
 let runtime: Stage;
 before(async () => {
-  ({ args, stages } = parseDockerfile(await readFile(path.join(ROOT, 'Dockerfile'), 'utf8')));
+  text = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
+  ({ args, stages } = parseDockerfile(text));
   runtime = stages.at(-1)!;
 });
+
+/** End of life of each Node LTS line (nodejs.org's release schedule). */
+const NODE_LTS_END: Record<number, string> = {
+  20: '2026-04-30',
+  22: '2027-04-30',
+  24: '2028-04-30',
+  26: '2029-04-30',
+};
+
+/** A `docker run` / `docker build` command with its continuation lines joined. */
+function dockerCommands(lines: string[], verb: 'run' | 'build'): string[] {
+  const joined = lines.join('\n').replace(/\\\n#?\s*/g, ' ');
+  return [...joined.matchAll(new RegExp(`docker ${verb} [^\\n]*`, 'g'))].map((m) =>
+    m[0].replace(/\s+/g, ' ').trim(),
+  );
+}
 
 const steps = (stage: Stage, op: string) => stage.steps.filter((s) => s.op === op).map((s) => s.args);
 const expand = (image: string) => image.replace(/^\$\{(\w+)\}$/, (_m, name: string) => args.get(name) ?? '');
 
 describe('Dockerfile', () => {
-  it('is multi-stage; base images are pinned to a version, never latest', () => {
+  it('is multi-stage; base images are pinned to a Node LTS line that is still supported', async () => {
     assert.ok(stages.length >= 2, 'a build stage and a runtime stage');
+    const engines = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).engines.node;
+    const minimum = Number(/^>=(\d+)/.exec(engines)?.[1]);
     for (const stage of stages) {
       if (stages.some((s) => s.name === stage.from)) continue; // FROM an earlier stage
       const image = expand(stage.from);
       const tag = /^[^:@]+(?::([^@]+))?(@sha256:[0-9a-f]{64})?$/.exec(image);
       assert.ok(tag && (tag[1] || tag[2]), `${image} names a tag or digest`);
       assert.notEqual(tag[1], 'latest', `${image} is not :latest`);
-      assert.match(tag[1] ?? '', /^20\.\d+/, `${image}: Node 20, as package.json engines`);
+      const major = Number(/^(\d+)\.\d+/.exec(tag[1] ?? '')?.[1]);
+      const end = NODE_LTS_END[major];
+      assert.ok(end, `${image}: a Node LTS line (even major) pinned to a minor version`);
+      assert.ok(major >= minimum, `${image}: at least package.json engines ${engines}`);
+      assert.ok(
+        new Date() < new Date(end),
+        `${image}: Node ${major} reached its end of life on ${end}: move on`,
+      );
     }
+  });
+
+  it('pulls nothing but its base image: no `# syntax=` frontend (a Docker Hub pull on restricted networks)', () => {
+    assert.doesNotMatch(text, /^#\s*syntax\s*=/im);
+    // every FROM is an earlier stage or the one pinned ARG
+    const bases = new Set(
+      stages.filter((s) => !stages.some((t) => t.name === s.from)).map((s) => expand(s.from)),
+    );
+    assert.deepEqual(bases, new Set([args.get('NODE_IMAGE')]));
+  });
+
+  it('builds without the kerberos addon, then tries it with the image’s Node headers and says when it failed', () => {
+    const build = stages.find((s) => steps(s, 'RUN').some((r) => /\bnpm run build\b/.test(r)));
+    assert.ok(build, 'a stage runs npm run build');
+    const install = steps(build, 'RUN').find((r) => /\bnpm ci\b/.test(r)) ?? '';
+    assert.match(
+      install,
+      /--ignore-scripts/,
+      'the build stage compiles no addon: the build must not depend on it',
+    );
+    const addon = stages.find((s) => steps(s, 'RUN').some((r) => /npm rebuild kerberos/.test(r)));
+    assert.ok(addon, 'a stage builds the kerberos addon');
+    // node-gyp finds the headers in the official image instead of downloading them
+    const env = [...stages.slice(0, stages.indexOf(addon) + 1)].flatMap((s) => steps(s, 'ENV')).join(' ');
+    assert.match(env, /npm_config_nodedir=\/usr\/local\b/);
+    const run = steps(addon, 'RUN').find((r) => /npm rebuild kerberos/.test(r))!;
+    assert.match(
+      run,
+      /if npm rebuild kerberos && node -e "require\('kerberos'\)"; then/,
+      'the addon must load, not only "rebuild"',
+    );
+    assert.match(
+      run,
+      /else .*rm -rf node_modules\/kerberos.*WARNING: the kerberos addon could not be built.*KERBEROS_UNAVAILABLE/,
+    );
+  });
+
+  it('the header’s docker run is the one docs/operations.md documents, and nothing is EXPOSEd that cannot be reached', async () => {
+    const header = text.split('\n').filter((l) => l.startsWith('#'));
+    const ops = (await readFile(path.join(ROOT, 'docs/operations.md'), 'utf8')).split('\n');
+    const documented = dockerCommands(ops, 'run');
+    const inHeader = dockerCommands(
+      header.map((l) => l.replace(/^#\s?/, '')),
+      'run',
+    );
+    assert.equal(inHeader.length, 1);
+    assert.ok(documented.includes(inHeader[0]!), `docs/operations.md shows ${inHeader[0]}`);
+    // credentials are served over plain http on loopback only: the apps share the network namespace
+    assert.match(inHeader[0]!, /--network host/);
+    assert.match(inHeader[0]!, /--read-only/);
+    assert.match(
+      inHeader[0]!,
+      /--tmpfs \/run\/credential-broker:\S*uid=1000/,
+      'the tmpfs belongs to the image’s user',
+    );
+    assert.deepEqual(steps(runtime, 'EXPOSE'), [], 'the default 127.0.0.1:9911 cannot be published');
+    // podman: the two things that differ there
+    assert.match(text, /--format docker/);
+    assert.match(text, /--tmpfs \/run\/credential-broker:U\b/);
   });
 
   it('builds with dev dependencies, ships production dependencies only', () => {
