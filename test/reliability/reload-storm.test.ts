@@ -1,9 +1,10 @@
-// Reliability: SIGHUP every 100 ms for several seconds against the real serve process while
-// clients hammer the credentials endpoint over keep-alive connections. Between signals the file
-// is swapped (atomically, as editors and config management do) between two versions that differ
-// in one profile, and every tenth version is invalid. Not one request may fail, the process stays
-// up, the unchanged profiles keep the very same credentials, and STS sees exactly one exchange
-// per reload that changed a profile: no reload storm becomes an STS storm.
+// Reliability: 40 SIGHUPs about 100 ms apart against the real serve process while clients send a
+// fixed number of requests over keep-alive connections. Before each signal the file is swapped
+// (atomically, as editors and config management do) between two versions that differ in one
+// profile, and every tenth version is invalid. Not one request may fail, the process stays up,
+// the unchanged profiles keep the very same credentials, and STS sees exactly one exchange per
+// reload that changed a profile: no reload storm becomes an STS storm. The work is fixed, not the
+// time: on a slow machine the storm takes longer and asserts the same.
 import assert from 'node:assert/strict';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,9 +14,16 @@ import { stringify } from 'yaml';
 import { type BrokerProcess, brokerEntry, serveProcess, waitReady } from '../helpers/serve-process.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 
-const STORM_MS = 4000;
+const SIGNALS = 40;
 const SIGNAL_EVERY_MS = 100;
 const CLIENTS = 12;
+/** Requests each client sends after each signal, while that reload runs. */
+const REQUESTS_PER_SIGNAL = 3;
+/** Signals after which the test waits for that version's outcome before swapping the file again,
+ * so that what the assertions count surely happened: each invalid version (n % 10 === 9) is read
+ * and refused, and each version n % 10 === 1 takes effect with `churn` changed. The other 32
+ * signals storm. */
+const waitsForOutcome = (n: number) => n % 10 === 9 || n % 10 === 1;
 
 let world: World;
 let served: BrokerProcess | undefined;
@@ -70,11 +78,10 @@ describe('reload storm', () => {
     };
     const failures: string[] = [];
     let requests = 0;
-    let storming = true;
-    const client = async (i: number) => {
-      const profiles = ['default', 'payments', 'churn'] as const;
-      for (let n = i; storming; n++) {
-        const profile = profiles[n % 3]!;
+    const profiles = ['default', 'payments', 'churn'] as const;
+    const burst = async (i: number, round: number) => {
+      for (let k = 0; k < REQUESTS_PER_SIGNAL; k++) {
+        const profile = profiles[(i + round + k) % 3]!;
         try {
           const res = await pool.request({
             method: 'GET',
@@ -90,15 +97,28 @@ describe('reload storm', () => {
         requests += 1;
       }
     };
-    const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+    type Entry = (typeof served.logs)[number];
+    const refused = (e: Entry) => e.msg.startsWith('config reload failed');
+    const churned = (e: Entry) => e.msg === 'config reloaded' && (e.changed as string[]).includes('churn');
 
-    let signals = 0;
-    const started = Date.now();
-    while (Date.now() - started < STORM_MS) {
-      await swap(signals + 1);
+    for (let n = 1; n <= SIGNALS; n++) {
+      const seen = served.logs.length;
+      await swap(n);
       served.child.kill('SIGHUP');
-      signals += 1;
-      await new Promise((r) => setTimeout(r, SIGNAL_EVERY_MS));
+      await Promise.all([
+        new Promise((r) => setTimeout(r, SIGNAL_EVERY_MS)),
+        ...Array.from({ length: CLIENTS }, (_, i) => burst(i, n)),
+      ]);
+      if (!waitsForOutcome(n)) continue;
+      // Version n stays in the file until the next swap and a SIGHUP followed the swap, so a
+      // reload reads it and gives this outcome (refused; or `churn` changed, as version n's churn
+      // differs from version n - 1's, the last valid one). Each wait counts one distinct entry.
+      const outcome = n % 10 === 9 ? refused : churned;
+      const waitStart = Date.now();
+      while (!served.logs.slice(seen).some(outcome)) {
+        assert.ok(Date.now() - waitStart < 30_000, `version ${n} of the config was reloaded`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
     // every reload started has finished: none is left to run after the last signal
     const isStart = (e: { msg: string }) => e.msg === 'reloading the config';
@@ -110,8 +130,7 @@ describe('reload storm', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300)); // a coalesced reload queued behind the last one
-    storming = false;
-    await Promise.all(clients);
+    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => burst(i, SIGNALS + 1)));
     await pool.close();
 
     const reloaded = served.logs.filter((e) => e.msg === 'config reloaded');
@@ -119,15 +138,14 @@ describe('reload storm', () => {
     const changed = reloaded.reduce((n, e) => n + (e.changed as string[]).length, 0);
     const stsCalls = world.sts.calls('AssumeRoleWithWebIdentity') - callsBefore;
     t.diagnostic(
-      `${requests} requests by ${CLIENTS} clients, ${signals} SIGHUPs, ${reloaded.length} reloads (+${failed.length} refused invalid configs), ${stsCalls} STS exchanges`,
+      `${requests} requests by ${CLIENTS} clients, ${SIGNALS} SIGHUPs, ${reloaded.length} reloads (+${failed.length} refused invalid configs), ${stsCalls} STS exchanges`,
     );
 
     assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${requests} requests failed`);
-    assert.ok(requests > 1000, `enough load: ${requests} requests`);
+    assert.equal(requests, (SIGNALS + 1) * CLIENTS * REQUESTS_PER_SIGNAL, 'every request was answered');
     assert.equal(served.child.exitCode, null, 'still running');
-    assert.ok(signals >= 30, `${signals} signals`);
-    assert.ok(reloaded.length >= 5, `${reloaded.length} reloads took effect`);
-    assert.ok(failed.length >= 1, 'invalid versions were refused');
+    assert.ok(reloaded.length >= 4, `${reloaded.length} reloads took effect`);
+    assert.ok(failed.length >= 4, `the 4 invalid versions were refused (${failed.length} refusals)`);
     assert.ok(failed.every((e) => e.code === 'CONFIG_INVALID'));
     for (const e of reloaded) {
       // a reload may find churn as it runs (the file flipped twice, or after a refused version)
