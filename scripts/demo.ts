@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { OidcOp } from '../test/harness/oidc-op.ts';
 import { StsEmulator } from '../test/harness/sts-emulator.ts';
+import { exitWithParent } from '../test/helpers/exit-with-parent.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (text: string) => console.log(`\x1b[1m==> ${text}\x1b[0m`);
@@ -54,12 +55,18 @@ profiles:
   console.log(config.replace(/^/gm, '    '));
 
   say('starting: credential-broker serve');
+  // Ends with the demo however the demo ends (Ctrl-C, kill -9, a docs test cancelled at its timeout).
+  const watch = exitWithParent(['ignore', 'pipe', 'inherit'], process.env);
   broker = spawn(
     process.execPath,
-    [path.join(root, 'bin/credential-broker.js'), 'serve', '--config', path.join(dir, 'config.yaml')],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    [
+      ...watch.nodeArgs,
+      path.join(root, 'bin/credential-broker.js'),
+      'serve',
+      '--config',
+      path.join(dir, 'config.yaml'),
+    ],
+    watch.options,
   );
   const address = await waitForReady(broker);
   const uri = `${address}/v1/credentials/default`;
@@ -117,10 +124,11 @@ function waitForReady(child: ChildProcess): Promise<string> {
 }
 
 function runApp(env: Record<string, string>): Promise<number> {
-  const app = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/demo-app.ts')], {
-    env,
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const watch = exitWithParent(['ignore', 'inherit', 'inherit'], env);
+  const app = spawn(
+    process.execPath,
+    [...watch.nodeArgs, '--import', 'tsx', path.join(root, 'scripts/demo-app.ts')],
+    { cwd: root, ...watch.options },
+  );
   return new Promise((resolve) => app.once('exit', (code) => resolve(code ?? 1)));
 }

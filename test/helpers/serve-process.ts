@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { exitWithParent } from './exit-with-parent.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/credential-broker.js');
@@ -135,17 +136,20 @@ export class BrokerProcess {
   }
 }
 
-/** Starts `credential-broker <args>` (stdout and stderr piped and recorded). */
+/** Starts `credential-broker <args>` (stdout and stderr piped and recorded). It ends when the test
+ * process ends, even one killed or cancelled before its cleanup ran. */
 export function spawnBroker(args: string[], opts: SpawnOptions = {}): BrokerProcess {
+  const watch = exitWithParent(['ignore', 'pipe', 'pipe'], {
+    ...process.env,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...opts.env,
+  });
   const nodeArgs = [
+    ...watch.nodeArgs,
     ...(opts.preload ? ['--import', 'tsx', '--import', opts.preload] : []),
     ...brokerEntry().args,
   ];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...opts.env },
-  });
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: ROOT, ...watch.options });
   return new BrokerProcess(child, opts.output);
 }
 
