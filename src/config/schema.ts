@@ -499,12 +499,15 @@ const SamlKerberosAuthSchema = z.strictObject({
     }),
   spn: z
     .string()
-    .regex(/^[^\s/@]+[/@][^\s@]+$/, { error: 'expected a service principal like HTTP/adfs.example.com' })
+    .regex(/^[^\s/@]+(\/[^\s/@]+(@[^\s/@]+)?|@[^\s/@]+)$/, {
+      error: 'expected a service principal like HTTP/adfs.example.com or HTTP/adfs.example.com@EXAMPLE.COM',
+    })
     .optional()
     .meta({
-      description: "The IdP's service principal name, as registered in the directory (setspn).",
+      description:
+        "The IdP's service principal name, as registered in the directory (setspn). With `@REALM`, the host is mapped to that realm for this profile (as krb5.conf [domain_realm] would). MIT krb5 canonicalizes the host through DNS unless krb5.conf sets `dns_canonicalize_hostname = false` and `rdns = false`: errors name the SPN it actually asked for.",
       defaultText: '`HTTP/<host of idpUrl>`',
-      examples: ['HTTP/adfs.example.com'],
+      examples: ['HTTP/adfs.example.com', 'HTTP/adfs.example.com@EXAMPLE.COM'],
     }),
   krb5Conf: z.string().min(1).optional().meta({
     description: 'krb5.conf for this profile (KDCs, realms).',

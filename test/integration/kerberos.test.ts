@@ -6,7 +6,7 @@
 // credentials are still valid.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -182,6 +182,76 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
       const err = await world.failureOf(kerberosProfile('svc-billing', { spn: 'HTTP/adfs-old' }), 'spn');
       assert.equal(err.code, 'KERBEROS_SPN_UNKNOWN');
       assert.match(err.message, /setspn -S HTTP\/adfs-old/);
+    });
+
+    it('an IdP that shows its login form instead of a Negotiate challenge (ADFS without the user agent in WIASupportedUserAgents) → KERBEROS_NOT_OFFERED', async () => {
+      const profile = kerberosProfile('svc-billing');
+      profile.source.idpUrl = world.idp.urls.form.replace('127.0.0.1', 'localhost');
+      const err = await world.failureOf(profile, 'formpage');
+      assert.equal(err.code, 'KERBEROS_NOT_OFFERED');
+      assert.match(err.message, /a login form .*instead of a Negotiate challenge/);
+      assert.match(err.message, /WIASupportedUserAgents.*"aws-credential-broker"/);
+    });
+
+    it("with MIT's default hostname canonicalization, the error names the SPN krb5 actually asked for", async () => {
+      // A realm where only the configured SPN exists: HTTP/127.0.0.1. With dns_canonicalize_hostname
+      // and rdns on (MIT's defaults), 127.0.0.1 becomes localhost, and HTTP/localhost is unknown.
+      const canon = await Kdc.start({ realm: 'CANON.TEST' });
+      try {
+        await canon.addPrincipal('HTTP/127.0.0.1');
+        const principal = await canon.addPrincipal('svc-canon', {
+          keytab: path.join(canon.dir, 'svc.keytab'),
+        });
+        const conf = path.join(canon.dir, 'canonicalizing.conf');
+        await writeFile(
+          conf,
+          (await readFile(canon.krb5Conf, 'utf8')).replace(
+            / *rdns = false\n *dns_canonicalize_hostname = false\n/,
+            '',
+          ),
+        );
+        const profile = kerberosProfile('svc-billing', {
+          principal,
+          realm: undefined,
+          keytab: path.join(canon.dir, 'svc.keytab'),
+          krb5Conf: conf,
+        });
+        profile.source.idpUrl = world.idp.urls.negotiate; // http://127.0.0.1:…: the SPN defaults to HTTP/127.0.0.1
+        const err = await world.failureOf(profile, 'canon');
+        assert.equal(err.code, 'KERBEROS_SPN_UNKNOWN');
+        assert.match(
+          err.message,
+          /knows no service principal HTTP\/localhost@CANON\.TEST, which is what krb5 asked for/,
+        );
+        assert.match(err.message, /configured HTTP\/127\.0\.0\.1/);
+        assert.match(err.message, /dns_canonicalize_hostname = false and rdns = false/);
+      } finally {
+        await canon.close();
+      }
+    });
+
+    it('auth.spn HTTP/host@REALM: the host is mapped to that realm (krb5.conf maps it nowhere)', async () => {
+      const conf = path.join(kdc.dir, 'elsewhere.conf');
+      await writeFile(
+        conf,
+        (await readFile(kdc.krb5Conf, 'utf8'))
+          .replace(`default_realm = ${kdc.realm}`, 'default_realm = ELSEWHERE.TEST')
+          .replace(/\[domain_realm\][\s\S]*$/, ''),
+      );
+      const { broker } = await world.broker(
+        world.config({
+          spnrealm: kerberosProfile('svc-billing', { spn: `HTTP/localhost@${kdc.realm}`, krb5Conf: conf }),
+        }),
+      );
+      const creds = await broker.fetchOnce('spnrealm');
+      assert.equal(creds.assumedRoleArn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/svc-billing`);
+      // The realm is really used: another realm there (which the KDC has no trust with) is asked for.
+      const err = await world.failureOf(
+        kerberosProfile('svc-billing', { spn: 'HTTP/localhost@NOSUCH.TEST', krb5Conf: conf }),
+        'spnrealm2',
+      );
+      assert.equal(err.code, 'KERBEROS_SPN_UNKNOWN');
+      assert.match(err.message, /no cross-realm key for realm NOSUCH\.TEST, the realm auth\.spn names/);
     });
 
     it('IdP not offering Negotiate → KERBEROS_NOT_OFFERED', async () => {

@@ -113,6 +113,34 @@ describe('SimpleSAMLphp 1.19 as the IdP', { skip: missing }, () => {
     assert.ok(!err.message.includes('not-the-password'));
   });
 
+  it('kerberos at its sign-on URL, which shows a login form instead of a Negotiate challenge → KERBEROS_NOT_OFFERED', async (t) => {
+    const { importKerberosAddon } = await import('../../src/sources/kerberos-addon.ts');
+    if (
+      !(await importKerberosAddon().then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      return t.skip('the kerberos addon is not built (libkrb5-dev; scripts/test.sh builds it)');
+    }
+    // No ticket is asked for before the IdP offers Negotiate, so the keytab is never read.
+    const keytab = await world.file('unused.keytab', 'not read');
+    const err = await failure({
+      source: {
+        type: 'saml',
+        idpUrl: ssp.signOnUrl('form'),
+        auth: { method: 'kerberos', principal: 'svc-app@EXAMPLE.TEST', keytab },
+        timeout: '10s',
+      },
+      role: { arn: ROLE_ARN },
+    });
+    assert.equal(err.code, 'KERBEROS_NOT_OFFERED');
+    assert.match(
+      err.message,
+      /a login form \("Enter your username and password"\) instead of a Negotiate challenge/,
+    );
+  });
+
   it('ecp: AWS registered without a PAOS ACS → SAML_IDP_ERROR naming the missing PAOS binding', async () => {
     await ssp.setPaosAcs(false);
     try {

@@ -54,6 +54,8 @@ interface Cookie {
 }
 
 const MAX_REDIRECTS = 10;
+/** The User-Agent of every IdP request (ADFS decides by it whether to offer Windows authentication). */
+export const BROKER_USER_AGENT = 'aws-credential-broker';
 const MAX_CHALLENGES = 3;
 
 /** One login's worth of browsing: cookies live as long as the session, which lives as long as one login. */
@@ -143,7 +145,7 @@ export class IdpSession {
         method,
         body,
         redirect: 'manual',
-        headers: { 'user-agent': 'aws-credential-broker', ...headers, ...(cookie ? { cookie } : {}) },
+        headers: { 'user-agent': BROKER_USER_AGENT, ...headers, ...(cookie ? { cookie } : {}) },
         signal: AbortSignal.timeout(this.opts.timeout),
       });
     } catch (err) {

@@ -7,12 +7,13 @@
 // the duration of one login under a process-wide lock, so profiles with different principals never
 // see each other's settings.
 import { createHash } from 'node:crypto';
-import { access, chmod, constants, mkdir, mkdtemp, stat } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SourceError } from '../../errors.ts';
 import { type KerberosAddon, type KerberosClient, loadKerberosAddon } from '../kerberos-addon.ts';
-import { type Authorizer, expectSuccess, type HttpAnswer } from './http.ts';
+import { pageTitle, parseForms, samlResponseOf } from './html.ts';
+import { type Authorizer, BROKER_USER_AGENT, expectSuccess, type HttpAnswer } from './http.ts';
 import { idpSession, type LoginContext, type SamlLogin, samlResponseFrom } from './login.ts';
 
 interface KerberosAuth {
@@ -25,8 +26,12 @@ interface KerberosAuth {
 
 export class KerberosLogin implements SamlLogin {
   private readonly principal: string;
-  /** GSS host-based service name (`HTTP@host`) of the IdP. */
+  /** GSS host-based service name (`HTTP@host`) of the IdP: all the addon can ask for. */
   private readonly service: string;
+  /** The SPN as configured (or defaulted), `HTTP/host`, for messages. */
+  private readonly spn: string;
+  /** The realm of `auth.spn: HTTP/host@REALM`: mapped for the host in a krb5.conf layered over the profile's. */
+  private readonly spnRealm: string | undefined;
 
   constructor(
     private readonly ctx: LoginContext,
@@ -34,20 +39,25 @@ export class KerberosLogin implements SamlLogin {
   ) {
     this.principal =
       auth.principal.includes('@') || !auth.realm ? auth.principal : `${auth.principal}@${auth.realm}`;
-    // HTTP/host, HTTP/host@REALM or HTTP@host → GSS's HTTP@host (the realm follows from krb5.conf).
-    const spn = auth.spn ?? `HTTP/${ctx.idpUrl.hostname}`;
-    const cut = spn.search(/[/@]/);
-    this.service = `${spn.slice(0, cut)}@${spn.slice(cut + 1).split('@')[0]}`;
+    const spn = parseSpn(auth.spn ?? `HTTP/${ctx.idpUrl.hostname}`);
+    this.service = `${spn.service}@${spn.host}`;
+    this.spn = `${spn.service}/${spn.host}`;
+    this.spnRealm = spn.realm;
   }
 
   async login(): Promise<string> {
     const { profile, idpUrl } = this.ctx;
     const kerberos = await loadKerberosAddon(profile);
     await this.checkKeytab();
+    const krb5Conf = this.auth.krb5Conf ? path.resolve(this.auth.krb5Conf) : process.env.KRB5_CONFIG;
     const env = {
       KRB5CCNAME: `FILE:${path.join(await cacheDir(), this.cacheName())}`,
       KRB5_CLIENT_KTNAME: `FILE:${path.resolve(this.auth.keytab)}`,
-      ...(this.auth.krb5Conf ? { KRB5_CONFIG: path.resolve(this.auth.krb5Conf) } : {}),
+      ...(this.spnRealm
+        ? { KRB5_CONFIG: await this.realmMapping(krb5Conf) }
+        : krb5Conf
+          ? { KRB5_CONFIG: krb5Conf }
+          : {}),
     };
     return withEnvironment(env, async () => {
       const negotiate = new NegotiateAuthorizer(kerberos, this.service, this.principal, profile, (err) =>
@@ -57,12 +67,38 @@ export class KerberosLogin implements SamlLogin {
       const answer = await session.request(idpUrl);
       if (answer.status === 401) throw this.refused(answer, negotiate.sent);
       expectSuccess(answer, profile, 'Kerberos sign-on');
+      if (!negotiate.sent && !samlResponseOf(parseForms(answer.body, answer.url)))
+        throw this.pageInstead(answer);
       return samlResponseFrom(
         answer,
         profile,
         'check that source.idpUrl is the IdP-initiated sign-on URL for AWS',
       );
     });
+  }
+
+  /**
+   * `HTTP/host@REALM`: the addon can only ask for a host-based name, whose realm MIT takes from
+   * krb5.conf's [domain_realm]. A small krb5.conf mapping the host to REALM goes first in
+   * KRB5_CONFIG (MIT reads every file of the list; the first answer wins), over the profile's own.
+   */
+  private async realmMapping(base: string | undefined): Promise<string> {
+    const file = path.join(await cacheDir(), `${this.cacheName()}-spn.conf`);
+    const host = this.service.slice(this.service.indexOf('@') + 1);
+    await writeFile(file, `[domain_realm]\n  ${host} = ${this.spnRealm}\n`, { mode: 0o600 });
+    return `${file}:${base ?? '/etc/krb5.conf'}`;
+  }
+
+  /** A page (ADFS: its forms login) where a Negotiate challenge was expected. */
+  private pageInstead(answer: HttpAnswer): SourceError {
+    const forms = parseForms(answer.body, answer.url);
+    const loginForm = forms.some((f) => f.inputs.some((i) => i.type === 'password'));
+    const title = pageTitle(answer.body);
+    return new SourceError(
+      'KERBEROS_NOT_OFFERED',
+      `the IdP at ${answer.url.origin}${answer.url.pathname} answered with ${loginForm ? 'a login form' : 'a page'}${title ? ` ("${title}")` : ''} instead of a Negotiate challenge, so no Kerberos ticket was asked for. ADFS shows its forms page to user agents not in WIASupportedUserAgents: the broker's is "${BROKER_USER_AGENT}", add it (Set-AdfsProperties -WIASupportedUserAgents ((Get-AdfsProperties).WIASupportedUserAgents + "${BROKER_USER_AGENT}")) and allow Windows authentication for the intranet; other IdPs: enable Kerberos/SPNEGO login for this URL`,
+      { profile: this.ctx.profile },
+    );
   }
 
   /** One cache per profile and principal: two profiles never share tickets, a renamed principal never reuses old ones. */
@@ -106,7 +142,6 @@ export class KerberosLogin implements SamlLogin {
   mapError(err: unknown): SourceError {
     const message = ((err as Error)?.message ?? String(err)).replace(/\s+/g, ' ');
     const opts = { profile: this.ctx.profile, cause: err };
-    const spn = this.service.replace('@', '/');
     const rules: Array<[RegExp, string, string, boolean]> = [
       [
         /Cannot contact any KDC|Cannot find KDC|Connection refused|Resource temporarily unavailable/i,
@@ -141,7 +176,7 @@ export class KerberosLogin implements SamlLogin {
       [
         /Server .*not found in Kerberos database|Server not found/i,
         'KERBEROS_SPN_UNKNOWN',
-        `the KDC knows no service principal ${spn}; register the SPN on the IdP's service account (setspn -S ${spn} ACCOUNT), or set auth.spn to the registered one`,
+        this.unknownServer(message),
         false,
       ],
       [
@@ -161,6 +196,38 @@ export class KerberosLogin implements SamlLogin {
       opts,
     );
   }
+
+  /**
+   * MIT names the principal it asked the KDC for ("Server HTTP/localhost@REALM not found"): with
+   * its default hostname canonicalization (dns_canonicalize_hostname, rdns) that is not always
+   * the configured SPN, and the fix differs.
+   */
+  private unknownServer(message: string): string {
+    const requested = /Server (\S+) not found in Kerberos database/.exec(message)?.[1];
+    const requestedSpn = requested?.split('@')[0];
+    if (requestedSpn?.startsWith('krbtgt/') && requestedSpn.slice(7) === this.spnRealm) {
+      return `the KDC has no cross-realm key for realm ${this.spnRealm}, the realm auth.spn names for ${this.spn}; check the realm in auth.spn (the IdP's SPN is usually in the realm of the IdP's service account), or set up the cross-realm trust`;
+    }
+    if (requestedSpn?.startsWith('krbtgt/')) {
+      return `the KDC has no cross-realm key for realm ${requestedSpn.slice(7)}, which krb5 guessed as the realm of ${this.spn} from its domain name; map the IdP's host to your realm in krb5.conf [domain_realm] (or write auth.spn as ${this.spn}@REALM)`;
+    }
+    const hint = `register the SPN on the IdP's service account (setspn -S ${requestedSpn ?? this.spn} ACCOUNT), or set auth.spn to the registered one`;
+    if (!requested || requestedSpn?.toLowerCase() === this.spn.toLowerCase()) {
+      return `the KDC knows no service principal ${requested ?? this.spn}; ${hint}`;
+    }
+    return `the KDC knows no service principal ${requested}, which is what krb5 asked for: it canonicalized the configured ${this.spn} through DNS (krb5.conf [libdefaults] dns_canonicalize_hostname and rdns, both on by default); ${hint}, or set dns_canonicalize_hostname = false and rdns = false in krb5.conf (auth.krb5Conf) so that ${this.spn} is asked for as written`;
+  }
+}
+
+/** `service/host`, `service/host@REALM` or GSS's `service@host`. */
+function parseSpn(spn: string): { service: string; host: string; realm: string | undefined } {
+  const slash = spn.indexOf('/');
+  if (slash < 0) {
+    const at = spn.indexOf('@');
+    return { service: spn.slice(0, at), host: spn.slice(at + 1), realm: undefined };
+  }
+  const [host = '', realm] = spn.slice(slash + 1).split('@');
+  return { service: spn.slice(0, slash), host, realm };
 }
 
 /** SPNEGO over HTTP (RFC 4559): token on 401 challenges, the server's last token checked for mutual auth. */
