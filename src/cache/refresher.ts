@@ -4,7 +4,7 @@
 // by STS, and what matters is *when to refresh*, *who waits* and *what to serve during an outage*:
 // a TTL cache would evict valid credentials we still want to serve while the IdP is down.
 //
-// The numbers (shared/reference/sdk-credential-contract.md §5): botocore re-fetches on every call
+// The numbers (docs/sdk-contract.md, Container endpoint, "refreshes when left"): botocore re-fetches on every call
 // once credentials have < 15 min left, JS v3 and Go v2 < 5 min, Java v2 prefetches at 5–60 min.
 // So while the source is healthy we never serve less than `minRemaining` (default 20 min), and we
 // start refreshing `before` (default 30 min) ahead of expiry, earlier by a random share (`jitter`)

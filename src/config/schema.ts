@@ -663,7 +663,7 @@ export const RoleSchema = z.strictObject({
 
 /**
  * When to refresh. Defaults come from how the SDKs consume the endpoint
- * (shared/reference/sdk-credential-contract.md §5): botocore re-fetches on every call once less than
+ * (docs/sdk-contract.md, Container endpoint, "refreshes when left"): botocore re-fetches on every call once less than
  * 15 min remain, so what we serve keeps more than `minRemaining` (20 min) while the source is
  * healthy, and we start refreshing `before` (30 min, plus up to `jitter` of it) ahead of expiry,
  * which leaves ~10 min of retries before the floor is reached.

@@ -1,5 +1,5 @@
 // GET /v1/credentials[/{profile}]: the ECS container-credentials contract every AWS SDK reads
-// (shared/reference/sdk-credential-contract.md §3–4).
+// (docs/sdk-contract.md, Container endpoint).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker.ts';
 import { UnavailableError } from '../errors.ts';

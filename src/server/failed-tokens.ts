@@ -1,5 +1,5 @@
 // Failed-token attempts per source address. SDKs retry 4xx answers (JS 4 tries, botocore 3, about
-// a second apart: shared/reference/sdk-credential-contract.md §3), so one app with a wrong token
+// a second apart: docs/sdk-contract.md, Container endpoint, retries), so one app with a wrong token
 // produces a burst of failures for one mistake: a burst counts once, and the budget is in
 // mistakes per window. Beyond it, failed attempts get 429 + Retry-After instead of 401/403.
 //

@@ -1,5 +1,5 @@
 // IMDSv2, as much of it as the SDKs' instance-metadata credential providers use
-// (shared/reference/sdk-credential-contract.md §6): a session token from PUT /latest/api/token,
+// (docs/sdk-contract.md, IMDSv2 listener): a session token from PUT /latest/api/token,
 // then the one role name and its credentials, on the legacy and the "extended" path.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker.ts';

@@ -1,6 +1,6 @@
 // IMDSv2 session tokens: random, held in memory with their expiry, bounded in number. A client
 // whose token was dropped gets 401 and fetches a new one (JS and Go turn token fetching back on
-// after a 401: shared/reference/sdk-credential-contract.md §6).
+// after a 401: docs/sdk-contract.md, IMDSv2 listener).
 import { createHash, randomBytes } from 'node:crypto';
 
 export class ImdsTokenStore {

@@ -18,7 +18,7 @@ import { seeded } from '../helpers/seeded-random.ts';
 const SEC = 1000;
 const MIN = 60 * SEC;
 const HOUR = 60 * MIN;
-/** botocore re-fetches on every call below this (sdk-credential-contract.md §5): the hard line. */
+/** botocore re-fetches on every call below this (docs/sdk-contract.md, Container endpoint): the hard line. */
 const BOTOCORE_WINDOW = 15 * MIN;
 
 const TIMINGS: RefreshTimings = { before: 30 * MIN, minRemaining: 20 * MIN, jitter: 0.1 };
