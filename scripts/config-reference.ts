@@ -126,7 +126,13 @@ const code = (value: unknown) => `\`${typeof value === 'string' ? value : JSON.s
 
 /** Values as they would be written in YAML (lists in flow style). */
 function yamlValue(value: unknown): string {
-  return Array.isArray(value) ? `[${value.map((v) => yamlValue(v)).join(', ')}]` : String(value);
+  if (Array.isArray(value)) return `[${value.map((v) => yamlValue(v)).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${k}: ${yamlValue(v)}`)
+      .join(', ')}}`;
+  }
+  return String(value);
 }
 
 function typeOf(s: Schema, links: Map<Schema, string>): string {
@@ -160,8 +166,10 @@ function typeOf(s: Schema, links: Map<Schema, string>): string {
         .join(', ');
     case 'object':
       return 'object';
-    case 'record':
-      return 'map of name → object';
+    case 'record': {
+      const value = (def as z.core.$ZodRecordDef).valueType as Schema;
+      return `map of name → ${objectShape(value) ? 'object' : typeOf(value, links)}`;
+    }
     case 'array': {
       const element = arrayElement(s)!;
       const max = (def as z.core.$ZodArrayDef).checks

@@ -9,6 +9,13 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
+/** The rule every URL that credentials or secrets cross must pass: https, or plain http only to a
+ * loopback address (test OPs, emulators). The config schema holds configured URLs to it; sources
+ * hold the URLs an IdP hands out (discovery endpoints, redirects) to the same rule. */
+export function isHttpsOrLoopback(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+}
+
 /** "127.0.0.1:9911" / "[::1]:9911" → host and port. */
 export function parseListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');

@@ -88,6 +88,8 @@ export interface DispatchLimits {
   connectTimeout?: number;
   /** Waiting for the answer's headers, and between two chunks of its body. */
   ioTimeout?: number;
+  /** A client certificate for mutual TLS with the endpoint (never presented to the proxy). */
+  clientTls?: ClientTls | undefined;
 }
 
 /**
@@ -107,15 +109,17 @@ export async function dispatcherFor(
     ...(ca && { ca: [...rootCertificates, ca] }),
     ...(limits.connectTimeout && { timeout: limits.connectTimeout }),
   };
+  const endpointTls = { ...tls, ...limits.clientTls };
   const timeouts = limits.ioTimeout
     ? { headersTimeout: limits.ioTimeout, bodyTimeout: limits.ioTimeout }
     : {};
   if (proxy) {
     const token = network.proxyAuth ? await proxyAuthorization(network.proxyAuth) : undefined;
     // requestTls is the endpoint's TLS inside the tunnel, proxyTls an https proxy's own.
-    return new ProxyAgent({ uri: proxy, token, requestTls: tls, proxyTls: tls, ...timeouts });
+    return new ProxyAgent({ uri: proxy, token, requestTls: endpointTls, proxyTls: tls, ...timeouts });
   }
-  if (Object.keys(tls).length || limits.ioTimeout) return new Agent({ connect: tls, ...timeouts });
+  if (Object.keys(endpointTls).length || limits.ioTimeout)
+    return new Agent({ connect: endpointTls, ...timeouts });
   return undefined;
 }
 
@@ -134,6 +138,12 @@ export async function routeDigest(url: URL, network: ResolvedNetwork): Promise<s
   return hash.digest('hex');
 }
 
+/** A client certificate (PEM, leaf first, then its chain) and its key, for mutual TLS with an IdP. */
+export interface ClientTls {
+  cert: string;
+  key: string;
+}
+
 /** What the IdP sources call instead of the global `fetch`. */
 export type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -142,10 +152,10 @@ export type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>
  * own dispatcher, closed once its answer has been read: one CONNECT tunnel per request, and
  * `caFile` and the proxy password re-read on each, so a renewed CA needs no restart.
  */
-export function fetchFor(network: ResolvedNetwork): Fetch {
-  if (!network.proxy && !network.caFile) return fetch;
+export function fetchFor(network: ResolvedNetwork, clientTls?: ClientTls): Fetch {
+  if (!network.proxy && !network.caFile && !clientTls) return fetch;
   return async (url, init) => {
-    const dispatcher = await dispatcherFor(new URL(url), network);
+    const dispatcher = await dispatcherFor(new URL(url), network, { clientTls });
     if (!dispatcher) return fetch(url, init);
     try {
       // The cast bridges undici's own Dispatcher type and the one Node's bundled fetch declares.

@@ -7,7 +7,7 @@
 // a default applied at run time rather than by the schema (the reference shows it as the default).
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isLoopbackHost, parseListen } from '../net.ts';
+import { isHttpsOrLoopback, isLoopbackHost, parseListen } from '../net.ts';
 import { parseDuration } from './duration.ts';
 
 const DURATION_HELP = 'a duration such as 90s, 15m or 1h (or a number of seconds)';
@@ -86,7 +86,7 @@ function httpOnlyToLoopback(text: string): boolean {
   } catch {
     return true;
   }
-  return url.protocol !== 'http:' || isLoopbackHost(url.hostname);
+  return url.protocol !== 'http:' || isHttpsOrLoopback(url);
 }
 
 /** STS client settings; on the top level they are the default for every profile. The run-time
@@ -215,18 +215,81 @@ const PrivateKeyJwtAuthSchema = z.strictObject({
   }),
   privateKey: SecretRefSchema.meta({
     description:
-      'The signing key, a PKCS#8 PEM or a private JWK (JSON), as a secret reference; read again on every token request.',
+      'The signing key: a PEM (PKCS#8, PKCS#1 `BEGIN RSA PRIVATE KEY` or SEC1 `BEGIN EC PRIVATE KEY`) or a private JWK (JSON), as a secret reference; read again on every token request.',
     examples: ['credential:oidc-key'],
   }),
-  alg: z
-    .enum(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'])
-    .default('RS256')
-    .meta({ description: 'Signature algorithm of the client assertion; it must suit the key type.' }),
+  alg: z.enum(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']).default('RS256').meta({
+    description:
+      'Signature algorithm of the client assertion; it must suit the key type (RSA: RS256/PS256, EC P-256: ES256, P-384: ES384, Ed25519: EdDSA).',
+  }),
   keyId: z.string().optional().meta({
     description: '`kid` header of the client assertion, for providers that select the key by it.',
     defaultText: "the JWK's own `kid`, if any",
   }),
+  assertionAudience: z.enum(['token_endpoint', 'issuer']).default('token_endpoint').meta({
+    description:
+      "`aud` of the client assertion: the token endpoint URL (what OpenID Connect Core 9 recommends; Okta, Entra ID, ADFS and Keycloak's default accept it) or the issuer (Auth0, Keycloak with strict audience checks, FAPI 2.0 servers).",
+  }),
+  certificate: SecretRefSchema.optional().meta({
+    description:
+      "The PEM certificate of the signing key, as a reference (`file:` ...): its SHA-256 and SHA-1 thumbprints go into the assertion's `x5t#S256` and `x5t` headers, which Entra ID and ADFS use to find the key of a certificate credential.",
+    examples: ['file:/etc/credential-broker/secrets/billing-batch.crt'],
+  }),
 });
+
+/** The certificate + key settings of the `x509` source, also used for mutual TLS at a token endpoint. */
+const CertificateMaterialShape = {
+  certificateFile: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        'PEM certificate; more certificates after it in the same file (a fullchain.pem) are sent as the chain. Read again on every exchange, so a renewal on disk needs no restart. Required unless `pkcs12File` is set.',
+      examples: ['/etc/pki/broker/host.crt'],
+    }),
+  chainFile: z.string().min(1).optional().meta({
+    description: "PEM intermediates between the certificate and its CA's trusted root.",
+  }),
+  privateKey: SecretRefSchema.optional().meta({
+    description:
+      "The certificate's PEM private key (PKCS#8, PKCS#1 or SEC1; RSA or EC; encrypted with `passphrase` or not), as a secret reference. Required unless `pkcs12File` is set.",
+    examples: ['file:/etc/pki/broker/host.key'],
+  }),
+  pkcs12File: z.string().min(1).optional().meta({
+    description:
+      'Instead of `certificateFile` + `privateKey`: a PKCS#12 (.p12/.pfx) bundle holding both (and the chain). PBES2/AES bundles only, as OpenSSL 3 writes; a legacy RC2/3DES bundle is refused with the command that re-exports it.',
+  }),
+  passphrase: SecretRefSchema.optional().meta({
+    description: 'Passphrase of an encrypted private key or of the PKCS#12 bundle, as a secret reference.',
+    examples: ['credential:host-key-passphrase'],
+  }),
+};
+
+const TlsClientAuthSchema = z.strictObject({
+  method: z.enum(['tls_client_auth', 'self_signed_tls_client_auth']).meta({
+    description:
+      "Mutual TLS at the token endpoint (RFC 8705): the client certificate authenticates the client, no secret is sent. `tls_client_auth`: a certificate from a CA the provider trusts, matched by subject; `self_signed_tls_client_auth`: a certificate registered with the client (its JWKS). The provider's `mtls_endpoint_aliases` are used when it publishes them.",
+  }),
+  ...CertificateMaterialShape,
+});
+
+const ResourceUriSchema = z.url({
+  error: 'resource must be an absolute URI, like urn:aws:sts or https://sts.amazonaws.com',
+});
+
+/** Token-request parameters with a setting of their own (or set by client authentication). */
+const RESERVED_TOKEN_PARAMS = [
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'audience',
+  'resource',
+  'use_windows_client_authentication',
+];
 
 export const OidcSourceSchema = z.strictObject({
   type: z.literal('oidc').meta({
@@ -240,28 +303,40 @@ export const OidcSourceSchema = z.strictObject({
   }),
   clientId: z.string().min(1).meta({ description: 'The OAuth client ID registered at the provider.' }),
   clientAuth: z
-    .discriminatedUnion('method', [ClientSecretAuthSchema, PrivateKeyJwtAuthSchema], {
-      error: 'clientAuth.method must be client_secret_basic, client_secret_post or private_key_jwt',
+    .discriminatedUnion('method', [ClientSecretAuthSchema, PrivateKeyJwtAuthSchema, TlsClientAuthSchema], {
+      error:
+        'clientAuth.method must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth',
     })
     .meta({ description: 'How the client authenticates at the token endpoint, chosen by `method`.' }),
   scope: z.string().optional().meta({
     description: '`scope` token-request parameter (space-separated scopes); not sent when unset.',
   }),
   audience: z
-    .string()
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .optional()
     .meta({
       description:
-        '`audience` token-request parameter, for providers that use it (Auth0, Okta custom authorization servers); not sent when unset.',
+        '`audience` token-request parameter (a list sends it once per value), for providers that take it (Auth0: the API identifier). Okta does not: an Okta custom authorization server sets `aud` from its own Audience setting. Not sent when unset.',
       examples: ['sts.amazonaws.com'],
     }),
   resource: z
-    .url({ error: 'resource must be an absolute URI, like urn:aws:sts or https://sts.amazonaws.com' })
+    .union([ResourceUriSchema, z.array(ResourceUriSchema).min(1)])
     .optional()
     .meta({
       description:
-        'RFC 8707 resource indicator, an absolute URI, for providers that use it (oidc-provider, Keycloak); not sent when unset.',
+        'RFC 8707 resource indicator, an absolute URI (a list sends it once per value), for providers that use it (oidc-provider, Keycloak, ADFS: the relying party identifier); not sent when unset.',
       examples: ['urn:aws:sts'],
+    }),
+  extraParams: z
+    .record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]))
+    .optional()
+    .refine((params) => !params || !Object.keys(params).some((k) => RESERVED_TOKEN_PARAMS.includes(k)), {
+      error: `extraParams cannot set ${RESERVED_TOKEN_PARAMS.join(', ')}: the broker sends those from scope, audience, resource and clientAuth`,
+    })
+    .meta({
+      description:
+        'More token-request parameters, name → value (a list sends the parameter once per value), for what a provider needs beyond scope, audience and resource.',
+      examples: [{ requested_token_use: 'on_behalf_of' }],
     }),
   token: z.enum(['access_token', 'id_token']).default('access_token').meta({
     description:
@@ -308,31 +383,7 @@ export const X509SourceSchema = z.strictObject({
     description:
       'A client certificate and its private key sign IAM Roles Anywhere CreateSession (AWS4-X509-RSA-SHA256 / AWS4-X509-ECDSA-SHA256).',
   }),
-  certificateFile: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({
-      description:
-        'PEM certificate; more certificates after it in the same file (a fullchain.pem) are sent as the chain. Read again on every exchange, so a renewal on disk needs no restart. Required unless `pkcs12File` is set.',
-      examples: ['/etc/pki/broker/host.crt'],
-    }),
-  chainFile: z.string().min(1).optional().meta({
-    description: "PEM intermediates between the certificate and the trust anchor's CA.",
-  }),
-  privateKey: SecretRefSchema.optional().meta({
-    description:
-      "The certificate's PEM private key (PKCS#8, PKCS#1 or SEC1; RSA or EC; encrypted with `passphrase` or not), as a secret reference. Required unless `pkcs12File` is set.",
-    examples: ['file:/etc/pki/broker/host.key'],
-  }),
-  pkcs12File: z.string().min(1).optional().meta({
-    description:
-      'Instead of `certificateFile` + `privateKey`: a PKCS#12 (.p12/.pfx) bundle holding both (and the chain). PBES2/AES bundles only, as OpenSSL 3 writes; a legacy RC2/3DES bundle is refused with the command that re-exports it.',
-  }),
-  passphrase: SecretRefSchema.optional().meta({
-    description: 'Passphrase of an encrypted private key or of the PKCS#12 bundle, as a secret reference.',
-    examples: ['credential:host-key-passphrase'],
-  }),
+  ...CertificateMaterialShape,
   trustAnchorArn: rolesAnywhereArn('trust-anchor').meta({
     description: "ARN of the Roles Anywhere trust anchor that holds the certificate's issuing CA.",
     examples: [
@@ -1004,6 +1055,33 @@ function isCidr(text: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** A certificate and its key: as PEM files, or one PKCS#12 bundle, never both. */
+function checkMaterial(
+  material: {
+    pkcs12File?: string | undefined;
+    certificateFile?: string | undefined;
+    privateKey?: string | undefined;
+  },
+  at: PropertyKey[],
+  ctx: z.core.$RefinementCtx,
+): void {
+  const { pkcs12File, certificateFile, privateKey } = material;
+  if (pkcs12File === undefined && (certificateFile === undefined || privateKey === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...at, certificateFile === undefined ? 'certificateFile' : 'privateKey'],
+      message: 'required: set certificateFile and privateKey (PEM), or pkcs12File',
+    });
+  }
+  if (pkcs12File !== undefined && (certificateFile !== undefined || privateKey !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...at, 'pkcs12File'],
+      message: 'pkcs12File holds the certificate and the key: remove certificateFile and privateKey',
+    });
+  }
+}
+
 const ASSUME_ROLE_ONLY = ['externalId', 'tags', 'transitiveTagKeys', 'sourceIdentity'] as const;
 
 /** Role settings that the profile's exchange cannot honour are errors, not silently dropped. */
@@ -1011,22 +1089,9 @@ function checkRoleOptions(
   profile: { source: SourceConfig; role: RoleConfig; chain?: RoleConfig[] | undefined },
   ctx: z.core.$RefinementCtx,
 ): void {
-  if (profile.source.type === 'x509') {
-    const { pkcs12File, certificateFile, privateKey } = profile.source;
-    if (pkcs12File === undefined && (certificateFile === undefined || privateKey === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['source', certificateFile === undefined ? 'certificateFile' : 'privateKey'],
-        message: 'required: set certificateFile and privateKey (PEM), or pkcs12File',
-      });
-    }
-    if (pkcs12File !== undefined && (certificateFile !== undefined || privateKey !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['source', 'pkcs12File'],
-        message: 'pkcs12File holds the certificate and the key: remove certificateFile and privateKey',
-      });
-    }
+  if (profile.source.type === 'x509') checkMaterial(profile.source, ['source'], ctx);
+  if (profile.source.type === 'oidc' && 'certificateFile' in profile.source.clientAuth) {
+    checkMaterial(profile.source.clientAuth, ['source', 'clientAuth'], ctx);
   }
   if (profile.source.type !== 'aws') {
     for (const key of ASSUME_ROLE_ONLY) {

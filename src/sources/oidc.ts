@@ -1,16 +1,18 @@
 // `oidc` source: OAuth 2.0 client_credentials at any OIDC issuer; the JWT it returns is presented to
 // STS AssumeRoleWithWebIdentity. The client secret / private key is re-read on every token request,
 // so rotating it needs no restart; the discovery document is cached until a request fails.
-import { type CryptoKey, importJWK, importPKCS8, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, ConfigError, SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
-import { BodyTooLargeError, cappedFetch, causeOf, isLoopbackHost, networkFailureOf } from '../net.ts';
-import { fetchFor, type ResolvedNetwork } from '../network.ts';
+import { BodyTooLargeError, cappedFetch, causeOf, isHttpsOrLoopback, networkFailureOf } from '../net.ts';
+import { type Fetch, fetchFor, type ResolvedNetwork } from '../network.ts';
+import { loadCertificateMaterial } from './certificate-material.ts';
 import { peekJwt } from './jwt.ts';
+import { clientSecretBasic, clientSecretPost, privateKeyJwt, tlsClientAuth } from './oidc-client-auth.ts';
 import type { Source } from './types.ts';
+import { MaterialError } from './x509-material.ts';
 
 /** Discovery documents and token responses are a few KB; openid-client would buffer and parse
  * any size (a hostile or misrouted issuer streaming gigabytes would exhaust memory). */
@@ -27,29 +29,34 @@ export class OidcSource implements Source {
   constructor(
     private readonly profile: string,
     private readonly cfg: OidcSourceConfig,
-    network: ResolvedNetwork,
+    private readonly network: ResolvedNetwork,
   ) {
     this.describe = cfg.issuer;
-    const capped = cappedFetch(OIDC_MAX_RESPONSE_BYTES, fetchFor(network));
-    // The cast only bridges lib.dom's narrower BodyInit typing of Uint8Array; the values are fetch's own.
-    this.boundedFetch = (url, options) => capped(url, options as RequestInit);
+    this.boundedFetch = this.fetchWith(fetchFor(network));
     // The schema only lets http through for loopback issuers (test OPs, emulators).
-    this.insecure = new URL(cfg.issuer).protocol === 'http:' && isLoopbackHost(new URL(cfg.issuer).hostname);
+    this.insecure = new URL(cfg.issuer).protocol === 'http:';
   }
 
   async getProof(): Promise<WebIdentityProof> {
-    const auth = await this.clientAuth();
+    const { auth, fetch } = await this.clientAuth();
     const server = this.server ?? (await this.discover());
-    const config = new oidc.Configuration(server, this.cfg.clientId, undefined, auth);
+    const config = new oidc.Configuration(
+      server,
+      this.cfg.clientId,
+      // RFC 8705: a provider may publish separate endpoints for mutual TLS; use them when it does.
+      this.mtls ? { use_mtls_endpoint_aliases: true } : undefined,
+      auth,
+    );
     config.timeout = this.cfg.timeout / 1000;
-    config[oidc.customFetch] = this.boundedFetch;
-    if (this.insecure) oidc.allowInsecureRequests(config);
+    config[oidc.customFetch] = fetch;
+    // Discovery held the token endpoint to the issuer's rule: plain http only to loopback.
+    if (new URL(this.tokenEndpoint(server)).protocol === 'http:') oidc.allowInsecureRequests(config);
 
     let response: oidc.TokenEndpointResponse;
     try {
       response = await oidc.clientCredentialsGrant(config, this.tokenParameters());
     } catch (err) {
-      const mapped = this.mapError(err, 'token request');
+      const mapped = await this.mapError(err, 'token request', server);
       // An unreachable IdP may have moved: look its endpoints up again next time.
       if (mapped.retryable) this.server = undefined;
       throw mapped;
@@ -74,53 +81,115 @@ export class OidcSource implements Source {
     return { kind: 'web-identity', token, ...claims };
   }
 
-  private tokenParameters(): Record<string, string> {
-    const params: Record<string, string> = {};
-    if (this.cfg.scope) params.scope = this.cfg.scope;
-    if (this.cfg.audience) params.audience = this.cfg.audience;
-    if (this.cfg.resource) params.resource = this.cfg.resource;
+  private get mtls(): boolean {
+    const { method } = this.cfg.clientAuth;
+    return method === 'tls_client_auth' || method === 'self_signed_tls_client_auth';
+  }
+
+  /** scope, audience, resource (lists repeat the parameter) and extraParams, in that order. */
+  private tokenParameters(): URLSearchParams {
+    const params = new URLSearchParams();
+    const add = (name: string, value: string | string[] | undefined) => {
+      for (const v of value === undefined ? [] : [value].flat()) params.append(name, v);
+    };
+    add('scope', this.cfg.scope);
+    add('audience', this.cfg.audience);
+    add('resource', this.cfg.resource);
+    for (const [name, value] of Object.entries(this.cfg.extraParams ?? {})) add(name, value);
     return params;
   }
 
+  /** The token endpoint this client uses (the mutual-TLS alias when it authenticates with TLS). */
+  private tokenEndpoint(server: oidc.ServerMetadata): string {
+    return (this.mtls && server.mtls_endpoint_aliases?.token_endpoint) || server.token_endpoint || '';
+  }
+
   private async discover(): Promise<oidc.ServerMetadata> {
+    let server: oidc.ServerMetadata;
     try {
       const config = await oidc.discovery(new URL(this.cfg.issuer), this.cfg.clientId, undefined, undefined, {
         execute: this.insecure ? [oidc.allowInsecureRequests] : [],
         timeout: this.cfg.timeout / 1000,
         [oidc.customFetch]: this.boundedFetch,
       });
-      this.server = config.serverMetadata();
-      return this.server;
+      server = config.serverMetadata();
     } catch (err) {
-      throw this.mapError(err, 'discovery');
+      throw await this.mapError(err, 'discovery');
+    }
+    this.checkTokenEndpoint(server);
+    this.server = server;
+    return server;
+  }
+
+  /**
+   * The discovery document is the provider's word, not the operator's: its token endpoint must
+   * pass the rule the schema holds the issuer to (https, or plain http only to loopback) before a
+   * secret, assertion or certificate goes there. A loopback http issuer does not make every
+   * endpoint it names acceptable over http.
+   */
+  private checkTokenEndpoint(server: oidc.ServerMetadata): void {
+    const raw = this.tokenEndpoint(server);
+    const name =
+      this.mtls && server.mtls_endpoint_aliases?.token_endpoint
+        ? 'mtls_endpoint_aliases.token_endpoint'
+        : 'token_endpoint';
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (url && isHttpsOrLoopback(url)) return;
+    throw new SourceError(
+      'OIDC_ENDPOINT_INSECURE',
+      url
+        ? `the discovery document of ${this.cfg.issuer} names ${name} ${url.origin}${url.pathname}, which is neither https nor a loopback address; the broker sends no client credentials there. Fix the provider's public URL setting (Keycloak: frontend URL / KC_HOSTNAME; behind a proxy: X-Forwarded-Proto) so that it names https endpoints`
+        : `the discovery document of ${this.cfg.issuer} names no usable ${name} (${JSON.stringify(raw).slice(0, 80)}); check source.issuer`,
+      { profile: this.profile },
+    );
+  }
+
+  private async clientAuth(): Promise<{ auth: oidc.ClientAuth; fetch: oidc.CustomFetch }> {
+    const auth = this.cfg.clientAuth;
+    try {
+      switch (auth.method) {
+        case 'client_secret_basic':
+          return { auth: clientSecretBasic(await readSecret(auth.clientSecret)), fetch: this.boundedFetch };
+        case 'client_secret_post':
+          return { auth: clientSecretPost(await readSecret(auth.clientSecret)), fetch: this.boundedFetch };
+        case 'private_key_jwt':
+          return { auth: await privateKeyJwt(auth, this.profile), fetch: this.boundedFetch };
+        case 'tls_client_auth':
+        case 'self_signed_tls_client_auth': {
+          const { leaf, chain, privateKey } = await loadCertificateMaterial(auth, 'source.clientAuth');
+          const tls = {
+            cert: [leaf, ...chain].map((c) => c.toString()).join('\n'),
+            key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          };
+          return { auth: tlsClientAuth(), fetch: this.fetchWith(fetchFor(this.network, tls)) };
+        }
+      }
+    } catch (err) {
+      if (err instanceof BrokerError || err instanceof MaterialError) {
+        const retryable = err instanceof MaterialError ? err.retryable : err.retryable;
+        throw new SourceError(err.code, err.message, { profile: this.profile, retryable, cause: err });
+      }
+      throw err;
     }
   }
 
-  private async clientAuth(): Promise<oidc.ClientAuth> {
-    const auth = this.cfg.clientAuth;
-    try {
-      if (auth.method !== 'private_key_jwt') {
-        const secret = await readSecret(auth.clientSecret);
-        return auth.method === 'client_secret_post'
-          ? oidc.ClientSecretPost(secret)
-          : oidc.ClientSecretBasic(secret);
-      }
-      const text = await readSecret(auth.privateKey);
-      const key = await importPrivateKey(text, auth.alg);
-      return oidc.PrivateKeyJwt({ key: key.key, kid: auth.keyId ?? key.kid });
-    } catch (err) {
-      if (err instanceof BrokerError)
-        throw new SourceError(err.code, err.message, { profile: this.profile, cause: err });
-      throw new SourceError(
-        'OIDC_CLIENT_KEY_INVALID',
-        `clientAuth.privateKey is neither a PKCS#8 PEM nor a private JWK usable with ${auth.method === 'private_key_jwt' ? auth.alg : ''}: ${(err as Error).message}`,
-        { profile: this.profile, cause: err },
-      );
-    }
+  /** fetch capped at OIDC_MAX_RESPONSE_BYTES. The cast only bridges lib.dom's narrower BodyInit typing of Uint8Array. */
+  private fetchWith(base: Fetch): oidc.CustomFetch {
+    const capped = cappedFetch(OIDC_MAX_RESPONSE_BYTES, base);
+    return (url, options) => capped(url, options as RequestInit);
   }
 
   /** Turns openid-client/fetch failures into SourceErrors that say what to fix, and whether to retry. */
-  private mapError(err: unknown, step: 'discovery' | 'token request'): SourceError {
+  private async mapError(
+    err: unknown,
+    step: 'discovery' | 'token request',
+    server?: oidc.ServerMetadata,
+  ): Promise<SourceError> {
     const where = `OIDC ${step} at ${this.cfg.issuer}`;
     const opts = { profile: this.profile, cause: err };
     // An unreadable network.caFile: the config's fault, said as the config error says it.
@@ -133,14 +202,17 @@ export class OidcSource implements Source {
         opts,
       );
     }
-    const oauthError = oauthErrorOf(err);
+    const method = this.cfg.clientAuth.method;
+    const oauthError = await oauthErrorOf(err);
     if (oauthError) {
       const { error, description, status } = oauthError;
       const detail = description ? `${error}: ${description}` : error;
-      if (error === 'invalid_client') {
+      // RFC 6749 §5.2: a 401 is a failed client authentication, whatever the error code says
+      // (Keycloak answers a wrong secret with 401 unauthorized_client).
+      if (error === 'invalid_client' || status === 401) {
         return new SourceError(
           'OIDC_CLIENT_REJECTED',
-          `${where}: the provider rejected client "${this.cfg.clientId}" (${detail}); check clientId and the client secret or private key, and that the client may use ${this.cfg.clientAuth.method}`,
+          `${where}: the provider rejected client "${this.cfg.clientId}" (HTTP ${status}, ${detail}); ${CLIENT_REJECTED_HINT[method]}`,
           opts,
         );
       }
@@ -169,15 +241,42 @@ export class OidcSource implements Source {
         { ...opts, retryable: status === undefined || status >= 500 },
       );
     }
-    return new SourceError(
-      'OIDC_TOKEN_ERROR',
-      `${where} failed (${status ? `HTTP ${status}, ` : ''}${message})`,
-      {
-        ...opts,
-        retryable: status === undefined || status >= 500,
-      },
-    );
+    if (status !== undefined && status !== 200) {
+      // No OAuth error in the answer: something before the provider (a WAF, an IP allow-list, a
+      // reverse proxy) answered, or the provider refused without saying why.
+      const endpoint = server ? this.tokenEndpoint(server) : this.cfg.issuer;
+      return new SourceError(
+        'OIDC_TOKEN_ERROR',
+        `${where}: HTTP ${status} from ${endpoint} without an OAuth error in the body${statusHint(status, method)}`,
+        { ...opts, retryable: status >= 500 || status === 429 },
+      );
+    }
+    return new SourceError('OIDC_TOKEN_ERROR', `${where} failed (${message})`, {
+      ...opts,
+      retryable: status === undefined,
+    });
   }
+}
+
+const CLIENT_REJECTED_HINT: Record<OidcSourceConfig['clientAuth']['method'], string> = {
+  client_secret_basic:
+    'check clientId and the client secret (is the secret file the current one?), and that the client is registered for client_secret_basic (else set clientAuth.method: client_secret_post)',
+  client_secret_post:
+    'check clientId and the client secret (is the secret file the current one?), and that the client is registered for client_secret_post (else set clientAuth.method: client_secret_basic)',
+  private_key_jwt:
+    "check clientId, that the provider holds this key's public key (kid), clientAuth.alg, and clientAuth.assertionAudience (token_endpoint or issuer: the provider's documentation says which `aud` it takes)",
+  tls_client_auth:
+    "check clientId and that the client certificate's subject (or SAN) is the one registered with the client, issued by a CA the provider trusts",
+  self_signed_tls_client_auth: "check clientId and that the client's registered JWKS holds this certificate",
+};
+
+function statusHint(status: number, method: OidcSourceConfig['clientAuth']['method']): string {
+  if (status === 403) {
+    return `; a firewall, IP allow-list (Okta network zones, Entra conditional access) or reverse proxy in front of the provider refused this host, or the provider refused client authentication without saying so: check that this host may reach the token endpoint, then ${CLIENT_REJECTED_HINT[method]}`;
+  }
+  if (status === 404 || status === 405) return '; the token endpoint is not there: check source.issuer';
+  if (status >= 500) return '; the provider failed: retried';
+  return '';
 }
 
 function hintFor(error: string): string {
@@ -193,31 +292,36 @@ function hintFor(error: string): string {
   }
 }
 
-function oauthErrorOf(err: unknown): { error: string; description?: string; status: number } | undefined {
+/** The OAuth error of a refusal. A challenge (WWW-Authenticate) may carry only the error code; the
+ * body's error_description, which says why, is read too. */
+async function oauthErrorOf(
+  err: unknown,
+): Promise<{ error: string; description?: string | undefined; status: number } | undefined> {
   if (err instanceof oidc.ResponseBodyError) {
     return { error: err.error, description: err.error_description, status: err.status };
   }
   if (err instanceof oidc.WWWAuthenticateChallengeError) {
     const params = err.cause[0]?.parameters;
+    const body = await bodyErrorOf(err.response);
     return {
-      error: params?.error ?? 'invalid_client',
-      description: params?.error_description,
+      error: params?.error ?? body?.error ?? 'invalid_client',
+      description: params?.error_description ?? body?.error_description,
       status: err.status,
     };
   }
   return undefined;
 }
 
-async function importPrivateKey(
-  text: string,
-  alg: string,
-): Promise<{ key: CryptoKey; kid: string | undefined }> {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
-    const jwk = JSON.parse(trimmed) as JWK;
-    const key = await importJWK(jwk, alg);
-    if (key instanceof Uint8Array) throw new Error('the JWK is a symmetric key, not a private key');
-    return { key, kid: jwk.kid };
+async function bodyErrorOf(
+  response: Response,
+): Promise<{ error?: string; error_description?: string } | undefined> {
+  try {
+    const body = (await response.clone().json()) as { error?: unknown; error_description?: unknown };
+    return {
+      ...(typeof body.error === 'string' ? { error: body.error } : {}),
+      ...(typeof body.error_description === 'string' ? { error_description: body.error_description } : {}),
+    };
+  } catch {
+    return undefined;
   }
-  return { key: await importPKCS8(trimmed, alg), kid: undefined };
 }

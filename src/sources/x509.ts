@@ -2,33 +2,22 @@
 // sign IAM Roles Anywhere CreateSession. Certificate, chain and key are re-read on every exchange,
 // so a renewal on disk (certbot, step-ca, cert-manager) is picked up without a restart. The
 // certificate lifecycle is this mechanism's weak spot, so nearing expiry is logged and measured.
-import type { KeyObject, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import type { X509Certificate } from 'node:crypto';
 import type { X509SourceConfig } from '../config/schema.ts';
-import { readSecret } from '../config/secrets.ts';
 import { BrokerError, SourceError } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { readPkcs12 } from './pkcs12.ts';
+import { loadCertificateMaterial } from './certificate-material.ts';
 import type { Source } from './types.ts';
 import {
   commonName,
   decimalSerial,
-  keyMatches,
   MaterialError,
-  parsePrivateKey,
-  readCertificates,
   signingAlgorithm,
   subjectLine,
   validity,
 } from './x509-material.ts';
-
-interface Material {
-  leaf: X509Certificate;
-  chain: X509Certificate[];
-  privateKey: KeyObject;
-}
 
 export class X509Source implements Source {
   readonly type = 'x509';
@@ -59,9 +48,7 @@ export class X509Source implements Source {
 
   private async load(): Promise<X509Proof> {
     const { cfg } = this;
-    const { leaf, chain, privateKey } = cfg.pkcs12File
-      ? await this.loadPkcs12(cfg.pkcs12File)
-      : await this.loadPem();
+    const { leaf, chain, privateKey } = await loadCertificateMaterial(cfg, 'source');
     const { notAfter } = this.checkValidity(leaf);
     return {
       kind: 'x509',
@@ -82,49 +69,6 @@ export class X509Source implements Source {
         timeout: cfg.timeout,
       },
     };
-  }
-
-  private async loadPem(): Promise<Material> {
-    const { cfg } = this;
-    // The schema guarantees both are set when pkcs12File is not.
-    const [certificateFile, keyRef] = [cfg.certificateFile!, cfg.privateKey!];
-    const [leaf, ...bundled] = await readCertificates(certificateFile, 'source.certificateFile');
-    const chain = cfg.chainFile ? await readCertificates(cfg.chainFile, 'source.chainFile') : bundled;
-    const passphrase = cfg.passphrase ? await readSecret(cfg.passphrase) : undefined;
-    const privateKey = parsePrivateKey(await readSecret(keyRef), passphrase, keyRef);
-    if (!keyMatches(leaf!, privateKey)) {
-      // Typical mid-renewal state: the new certificate is on disk, the old key still is (or the reverse).
-      throw new MaterialError(
-        'X509_KEY_MISMATCH',
-        `the private key ${keyRef} does not belong to the certificate in ${certificateFile} (${subjectLine(leaf!)}); renew both together, or fix the paths`,
-        true,
-      );
-    }
-    return { leaf: leaf!, chain, privateKey };
-  }
-
-  private async loadPkcs12(file: string): Promise<Material> {
-    let der: Buffer;
-    try {
-      der = await readFile(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new MaterialError(
-        'X509_CERT_UNREADABLE',
-        `source.pkcs12File ${file}: cannot read it (${code})`,
-        true,
-        {
-          cause: err,
-        },
-      );
-    }
-    const passphrase = this.cfg.passphrase ? await readSecret(this.cfg.passphrase) : '';
-    const { certificates, key } = readPkcs12(der, passphrase, file);
-    const [leaf, ...bundled] = certificates;
-    const chain = this.cfg.chainFile
-      ? await readCertificates(this.cfg.chainFile, 'source.chainFile')
-      : bundled;
-    return { leaf: leaf!, chain, privateKey: key };
   }
 
   private checkValidity(cert: X509Certificate): { notAfter: Date } {

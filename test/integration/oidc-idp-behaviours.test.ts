@@ -1,0 +1,150 @@
+// The oidc source against what real servers do where they are stricter than oidc-provider: the
+// real OP (test/harness/oidc-op.ts) behind a front (test/harness/oidc-front.ts) that checks the
+// Basic encoding as a non-decoding server does, the assertion audience as Okta or Auth0 do, the
+// certificate thumbprint as Entra ID does, and answers refusals as Keycloak, a Basic-challenging
+// server or a WAF does. Every success is taken through STS to credentials.
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { exportJWK } from 'jose';
+import { OidcFront } from '../harness/oidc-front.ts';
+import { makeClientKeyPair, OidcOp } from '../harness/oidc-op.ts';
+import { TestCa } from '../harness/test-ca.ts';
+import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/billing-batch`;
+/** Every character class RFC 6749 §2.3.1 treats differently: kept (`-._*`), space → `+`, the rest %XX. */
+const SPECIAL_SECRET = "s3cr-t.v_1*~!'() +/%&=:@x";
+
+let world: World;
+let front: OidcFront;
+let op: OidcOp;
+let rsa: Awaited<ReturnType<typeof makeClientKeyPair>>;
+let ed25519: { privatePem: string; publicJwk: object };
+let certified: { keyPem: string; certPem: string; publicJwk: object };
+
+before(async () => {
+  world = await startWorld();
+  front = await OidcFront.start();
+  rsa = await makeClientKeyPair('RS256');
+  const ed = generateKeyPairSync('ed25519');
+  ed25519 = {
+    privatePem: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicJwk: { ...(await exportJWK(ed.publicKey)), alg: 'EdDSA', use: 'sig' },
+  };
+  const ca = await TestCa.root();
+  const leaf = await ca.issue('billing-cert', { kind: 'rsa' });
+  certified = {
+    keyPem: leaf.keyPem,
+    certPem: leaf.certPem,
+    publicJwk: {
+      ...(await exportJWK(createPublicKey(createPrivateKey(leaf.keyPem)))),
+      alg: 'RS256',
+      use: 'sig',
+    },
+  };
+  op = await OidcOp.start({
+    issuer: front.url,
+    clients: [
+      { clientId: 'billing-batch', clientSecret: SPECIAL_SECRET },
+      { clientId: 'jwt-batch', authMethod: 'private_key_jwt', jwks: { keys: [rsa.publicJwk] } },
+      { clientId: 'ed-batch', authMethod: 'private_key_jwt', jwks: { keys: [ed25519.publicJwk] } },
+      { clientId: 'cert-batch', authMethod: 'private_key_jwt', jwks: { keys: [certified.publicJwk] } },
+    ],
+  });
+  front.target = op.port;
+  world.sts.registerOidcProvider({ issuer: front.url, clientIds: ['sts.amazonaws.com'] });
+  world.sts.trustRole({ roleArn: ROLE, issuer: front.url, audience: 'sts.amazonaws.com' });
+});
+after(async () => {
+  await world.close();
+  await op.close();
+  await front.close();
+});
+
+function reset() {
+  front.strictBasic = false;
+  front.errorStyle = 'oidc-provider';
+  front.forbidden.clear();
+  front.discovery = undefined;
+  front.assertionAudience = undefined;
+  front.certificates.clear();
+  front.tokenRequests.length = 0;
+}
+
+async function profile(clientAuth: Record<string, unknown>, clientId = 'billing-batch', extra = {}) {
+  return {
+    source: { type: 'oidc', issuer: front.url, clientId, clientAuth, ...extra },
+    role: { arn: ROLE },
+  };
+}
+
+async function secretAuth(secret = SPECIAL_SECRET, method = 'client_secret_basic') {
+  return { method, clientSecret: `file:${await world.file(`secret-${method}`, secret)}` };
+}
+
+async function credentialsFor(p: object) {
+  const { broker } = await world.broker(world.config({ app: p }));
+  return broker.fetchOnce('app');
+}
+
+describe('client_secret_basic: RFC 6749 §2.3.1 encoding', () => {
+  it('id billing-batch and a secret with special characters pass a server that decodes strictly', async () => {
+    reset();
+    front.strictBasic = true;
+    const creds = await credentialsFor(await profile(await secretAuth()));
+    assert.match(creds.accessKeyId, /^ASIA/);
+    const sent = front.tokenRequests.at(-1)!;
+    assert.equal(sent.status, 200);
+    const basic = Buffer.from(sent.authorization!.replace(/^Basic /, ''), 'base64').toString('utf8');
+    assert.equal(basic, 'billing-batch:s3cr-t.v_1*%7E%21%27%28%29+%2B%2F%25%26%3D%3A%40x');
+  });
+});
+
+describe('endpoints from discovery pass the issuer rule (issue 17, finding 3)', () => {
+  it('a token_endpoint on plain http to a non-loopback address is refused before the secret is sent', async () => {
+    reset();
+    // 0.0.0.0 reaches this host, but the schema refuses it as an issuer: so must the broker as an endpoint.
+    front.discovery = (doc) => {
+      doc.token_endpoint = `http://0.0.0.0:${front.port}/token`;
+    };
+    const err = await world.failureOf(await profile(await secretAuth()));
+    assert.equal(err.code, 'OIDC_ENDPOINT_INSECURE');
+    assert.match(
+      err.message,
+      /token_endpoint http:\/\/0\.0\.0\.0:\d+\/token, which is neither https nor a loopback address/,
+    );
+    assert.equal(front.tokenRequests.length, 0, 'no token request (and no secret) may reach the endpoint');
+  });
+});
+
+describe('refusals say what to fix', () => {
+  it("Keycloak's 401 unauthorized_client for a wrong secret: OIDC_CLIENT_REJECTED with the secret hint", async () => {
+    reset();
+    front.errorStyle = 'keycloak';
+    const err = await world.failureOf(await profile(await secretAuth('wrong-secret')));
+    assert.equal(err.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(err.message, /HTTP 401, unauthorized_client: Invalid client or Invalid client credentials/);
+    assert.match(err.message, /check clientId and the client secret/);
+    assert.doesNotMatch(err.message, /allow the client_credentials grant/);
+    assert.doesNotMatch(err.message, /wrong-secret/);
+  });
+
+  it("a WWW-Authenticate challenge without the error keeps the body's error_description", async () => {
+    reset();
+    front.errorStyle = 'basic-challenge';
+    const err = await world.failureOf(await profile(await secretAuth('wrong-secret')));
+    assert.equal(err.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(err.message, /invalid_client: client authentication failed/);
+  });
+
+  it('a 403 with an empty body names the status, the endpoint and the likely causes', async () => {
+    reset();
+    front.forbidden.add('billing-batch');
+    const err = await world.failureOf(await profile(await secretAuth()));
+    assert.equal(err.code, 'OIDC_TOKEN_ERROR');
+    assert.match(err.message, new RegExp(`HTTP 403 from ${front.url}/token without an OAuth error`));
+    assert.match(err.message, /firewall, IP allow-list .* or reverse proxy/);
+    assert.doesNotMatch(err.message, /content-type/);
+  });
+});
