@@ -87,6 +87,8 @@ export class SamlIdp {
   formActionOrigin: string | undefined;
   /** Set: the login form's POST is answered with this status and a Location on this origin (307/308 repeat the body). */
   redirectPost: { status: number; origin: string } | undefined;
+  /** True: the ECP endpoint answers 401 (setting a cookie) to a request without that cookie, credentials or not. */
+  ecpChallengeFirst = false;
   /** True: the final Negotiate token (mutual authentication) is replaced by garbage, as an impostor's would be. */
   corruptMutualToken = false;
   /** Kerberos principals the Negotiate endpoint saw, and every successful login. */
@@ -242,6 +244,14 @@ export class SamlIdp {
 
   // --- ECP (PAOS/SOAP) with HTTP Basic --------------------------------------------------------------
   private async ecpLogin(req: http.IncomingMessage, res: http.ServerResponse, body: string) {
+    if (this.ecpChallengeFirst && !/(?:^|;\s*)ecp-session=1/.test(req.headers.cookie ?? '')) {
+      res.writeHead(401, {
+        'www-authenticate': 'Basic realm="saml-idp-ecp"',
+        'set-cookie': 'ecp-session=1; Path=/',
+      });
+      res.end();
+      return;
+    }
     const user = this.basicUser(req);
     if (!user) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="saml-idp-ecp"' });

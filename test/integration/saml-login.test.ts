@@ -126,6 +126,20 @@ describe('saml source: session duration', () => {
   });
 });
 
+describe('saml source: ECP credentials', () => {
+  it('sent with the first request, and a 401 challenge anyway (an endpoint that reads them only after its own) is answered once', async () => {
+    world.idp.ecpChallengeFirst = true;
+    try {
+      const { broker } = await world.broker(world.config({ app: world.samlProfile('ecp') }));
+      const creds = await broker.fetchOnce('app');
+      assert.equal(creds.assumedRoleArn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/svc-app`);
+      assert.deepEqual(world.idp.logins.at(-1), { method: 'ecp', username: 'svc-app' });
+    } finally {
+      world.idp.ecpChallengeFirst = false;
+    }
+  });
+});
+
 describe('saml source: login failures are coded, name the profile, and never show the password', () => {
   const wrong = async () => `file:${await world.file('wrong-password', 'not-the-password')}`;
 

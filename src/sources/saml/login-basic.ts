@@ -16,21 +16,19 @@ type BasicAuth = { username: string; password: string };
 /** Answers a Basic challenge once per URL (as a browser resends to each protected page); a second
  * 401 for the same URL means the credentials were refused. With `preemptive`, the credentials go
  * with the first request already (the session sends them only to idpUrl's origin, which the
- * config holds to https or loopback). */
+ * config holds to https or loopback), and a server that challenges anyway (one that reads
+ * credentials only after its own 401, with the cookie it set) still gets its one answer. */
 export function basicAuthorizer(auth: BasicAuth, profile: string, preemptive = false): Authorizer {
-  const sent = new Set<string>();
+  const challenged = new Set<string>();
+  const authorization = async () =>
+    basicAuthorization(auth.username, await secretFor(auth.password, profile));
   return {
-    ...(preemptive && {
-      async preemptive(url: URL) {
-        sent.add(url.href);
-        return basicAuthorization(auth.username, await secretFor(auth.password, profile));
-      },
-    }),
+    ...(preemptive && { preemptive: authorization }),
     async challenge(answer: HttpAnswer) {
       const offered = answer.headers.get('www-authenticate') ?? '';
-      if (sent.has(answer.url.href) || !/\bbasic\b/i.test(offered)) return undefined;
-      sent.add(answer.url.href);
-      return basicAuthorization(auth.username, await secretFor(auth.password, profile));
+      if (challenged.has(answer.url.href) || !/\bbasic\b/i.test(offered)) return undefined;
+      challenged.add(answer.url.href);
+      return authorization();
     },
   };
 }
