@@ -148,3 +148,85 @@ describe('refusals say what to fix', () => {
     assert.doesNotMatch(err.message, /content-type/);
   });
 });
+
+describe('private_key_jwt as Okta, Auth0, Entra ID and RFC 8037 servers check it', () => {
+  const keyAuth = async (pem: string, extra: Record<string, unknown> = {}) => ({
+    method: 'private_key_jwt',
+    privateKey: `file:${await world.file(`key-${Math.random().toString(36).slice(2)}.pem`, pem)}`,
+    ...extra,
+  });
+
+  it('default assertion audience is the token endpoint, which a server taking only that accepts (Okta, Entra ID)', async () => {
+    reset();
+    front.assertionAudience = 'token_endpoint';
+    const creds = await credentialsFor(await profile(await keyAuth(rsa.privatePem), 'jwt-batch'));
+    assert.match(creds.accessKeyId, /^ASIA/);
+    assert.equal(front.tokenRequests.at(-1)?.status, 200);
+  });
+
+  it('assertionAudience: issuer for a server taking only the issuer (Auth0, strict Keycloak); the default is refused there', async () => {
+    reset();
+    front.assertionAudience = 'issuer';
+    const err = await world.failureOf(await profile(await keyAuth(rsa.privatePem), 'jwt-batch'));
+    assert.equal(err.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(err.message, /assertionAudience/);
+    const creds = await credentialsFor(
+      await profile(await keyAuth(rsa.privatePem, { assertionAudience: 'issuer' }), 'jwt-batch'),
+    );
+    assert.match(creds.accessKeyId, /^ASIA/);
+  });
+
+  it('a PKCS#1 RSA key (BEGIN RSA PRIVATE KEY) is accepted', async () => {
+    reset();
+    const pkcs1 = createPrivateKey(rsa.privatePem).export({ type: 'pkcs1', format: 'pem' }).toString();
+    assert.match(pkcs1, /BEGIN RSA PRIVATE KEY/);
+    const creds = await credentialsFor(await profile(await keyAuth(pkcs1), 'jwt-batch'));
+    assert.match(creds.accessKeyId, /^ASIA/);
+  });
+
+  it('an Ed25519 key signs with alg EdDSA (the header says EdDSA, not Ed25519)', async () => {
+    reset();
+    const creds = await credentialsFor(
+      await profile(await keyAuth(ed25519.privatePem, { alg: 'EdDSA' }), 'ed-batch'),
+    );
+    assert.match(creds.accessKeyId, /^ASIA/);
+    const assertion = front.tokenRequests.at(-1)!.params.get('client_assertion')!;
+    const header = JSON.parse(Buffer.from(assertion.split('.')[0]!, 'base64url').toString('utf8'));
+    assert.equal(header.alg, 'EdDSA');
+  });
+
+  it('a key that does not suit alg is named with the fix', async () => {
+    reset();
+    const err = await world.failureOf(
+      await profile(await keyAuth(rsa.privatePem, { alg: 'ES256' }), 'jwt-batch'),
+    );
+    assert.equal(err.code, 'OIDC_CLIENT_KEY_INVALID');
+    assert.match(err.message, /ES256 needs an EC P-256 key, but .* holds an rsa key/);
+  });
+
+  it('Entra ID certificate credential: x5t#S256 and x5t from clientAuth.certificate', async () => {
+    reset();
+    front.assertionAudience = 'token_endpoint';
+    front.certificates.set('cert-batch', certified.certPem);
+    const without = await world.failureOf(await profile(await keyAuth(certified.keyPem), 'cert-batch'));
+    assert.equal(without.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(without.message, /AADSTS700027/);
+    const certificate = `file:${await world.file('cert-batch.crt', certified.certPem)}`;
+    const creds = await credentialsFor(
+      await profile(await keyAuth(certified.keyPem, { certificate }), 'cert-batch'),
+    );
+    assert.match(creds.accessKeyId, /^ASIA/);
+  });
+
+  it('a certificate that is not the key’s is refused before any request', async () => {
+    reset();
+    const other = await (await TestCa.root('Other')).issue('other', { kind: 'rsa' });
+    const certificate = `file:${await world.file('other.crt', other.certPem)}`;
+    const err = await world.failureOf(
+      await profile(await keyAuth(certified.keyPem, { certificate }), 'cert-batch'),
+    );
+    assert.equal(err.code, 'OIDC_CLIENT_KEY_INVALID');
+    assert.match(err.message, /is not the certificate of clientAuth\.privateKey/);
+    assert.equal(front.tokenRequests.length, 0);
+  });
+});
