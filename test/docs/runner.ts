@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { freePort } from '../harness/listen.ts';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 import { brokerEntry } from '../helpers/serve-process.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 
@@ -547,7 +548,7 @@ async function runLine(
     { cwd: dw.workDir, env: shellEnv(dw), stdio: ['ignore', 'pipe', 'ignore'], detached: true },
   );
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
+  child.stdout!.on('data', (d) => (output += d));
   const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), timeoutMs);
   const code = await new Promise<number | string | null>((resolve) =>
     child.once('close', (c, signal) => resolve(c ?? signal)),
@@ -560,13 +561,17 @@ async function runLine(
 async function startServe(dw: DocsWorld, step: Step, command: string, state: string): Promise<Running> {
   // exec: SIGTERM goes to the broker itself, and its exit code is the one observed.
   const execLine = command.replace(/^((?:\w+=\S*\s+)*)/, '$1exec ');
+  // The broker (bash execs into it, keeping the pipe on fd 3) ends with this test process, even
+  // one cancelled at its timeout before stopServe() runs.
+  const watch = exitWithParent(['ignore', 'pipe', 'ignore'], shellEnv(dw));
+  const nodeOptions = [watch.options.env?.NODE_OPTIONS, ...watch.nodeArgs].filter(Boolean).join(' ');
   const child = spawn('bash', ['-c', script(state, `${execLine} 2>&1`)], {
     cwd: dw.workDir,
-    env: shellEnv(dw),
-    stdio: ['ignore', 'pipe', 'ignore'],
+    ...watch.options,
+    env: { ...watch.options.env, NODE_OPTIONS: nodeOptions },
   });
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
+  child.stdout!.on('data', (d) => (output += d));
   const exited = new Promise<number | string | null>((resolve) =>
     child.once('exit', (c, s) => resolve(c ?? s)),
   );

@@ -8,20 +8,18 @@
 import net from 'node:net';
 
 const fd = Number(process.env.EXIT_WITH_PARENT_FD);
-// Not for this process's own children: they get their own pipe, or none.
+// Not for this process's own children: they get their own pipe, or none. Without one this module
+// does nothing, since it may reach grandchildren through NODE_OPTIONS (test/docs/runner.ts).
 delete process.env.EXIT_WITH_PARENT_FD;
-if (!Number.isInteger(fd) || fd < 3) {
-  throw new Error(
-    'exit-with-parent.mjs: EXIT_WITH_PARENT_FD must name the pipe from the parent (spawn via exitWithParent())',
-  );
+if (Number.isInteger(fd) && fd >= 3) {
+  const pipe = new net.Socket({ fd, readable: true, writable: false });
+  const parentGone = () => {
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 5000).unref();
+    process.kill(process.pid, 'SIGTERM');
+  };
+  pipe.on('data', () => {}); // nothing is ever written; reading is what notices the end
+  pipe.once('end', parentGone);
+  pipe.once('error', parentGone);
+  // The pipe alone must not keep the child alive: it ends on its own terms while the parent lives.
+  pipe.unref();
 }
-const pipe = new net.Socket({ fd, readable: true, writable: false });
-const parentGone = () => {
-  setTimeout(() => process.kill(process.pid, 'SIGKILL'), 5000).unref();
-  process.kill(process.pid, 'SIGTERM');
-};
-pipe.on('data', () => {}); // nothing is ever written; reading is what notices the end
-pipe.once('end', parentGone);
-pipe.once('error', parentGone);
-// The pipe alone must not keep the child alive: it ends on its own terms while the parent lives.
-pipe.unref();
