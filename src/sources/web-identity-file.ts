@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose';
 import type { WebIdentityFileSourceConfig } from '../config/schema.ts';
 import { SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
-import { peekJwt } from './jwt.ts';
+import { notACompactJws, peekJwt } from './jwt.ts';
 import type { Source } from './types.ts';
 
 /** A token this close to expiry is refused: STS would likely see it expired. */
@@ -27,12 +27,10 @@ export class WebIdentityFileSource implements Source {
 
   async getProof(): Promise<WebIdentityProof> {
     const token = (await this.read()).trim();
-    const claims = peekJwt(token);
+    const wrong = notACompactJws(token);
+    const claims = wrong ? undefined : peekJwt(token);
     if (!claims) {
-      throw this.error(
-        'WEB_IDENTITY_TOKEN_INVALID',
-        'is not a JWT (three base64url parts); point source.tokenFile at the token itself, not at a folder or a JSON wrapper',
-      );
+      throw this.error('WEB_IDENTITY_TOKEN_INVALID', wrong ?? 'is not a JWT');
     }
     if (claims.expiresAt !== undefined && claims.expiresAt <= this.now() + EXPIRY_MARGIN_MS) {
       // Whoever writes the file (kubelet, SPIFFE agent, CI) should have replaced it by now:

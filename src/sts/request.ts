@@ -166,6 +166,45 @@ const RETRYABLE_CODES = new Set([
   'IDPCommunicationError',
 ]);
 
+/**
+ * What to fix for each reason STS gives in InvalidIdentityToken (its own wording, as the STS
+ * emulator in test/harness/sts/oidc.ts reproduces it). SAML refusals share the code; they get
+ * the provider hint.
+ */
+function identityTokenHint(msg: string): { hint: string; retryable: boolean } {
+  const rules: [RegExp, string, boolean?][] = [
+    [
+      /No OpenIDConnect provider found/i,
+      "no IAM OIDC provider has exactly the token's issuer (iss): create one for it (aws iam create-open-id-connect-provider --url ISSUER --client-id-list AUDIENCE); the URL must match iss character for character, trailing slash and path included",
+    ],
+    [
+      /Incorrect token audience/i,
+      "the token's aud is not one of the IAM OIDC provider's client IDs: add it (aws iam add-client-id-to-open-id-connect-provider) or have the token issued for an audience the provider lists (sts.amazonaws.com by convention)",
+    ],
+    [
+      /Couldn't retrieve verification key|Signature validation failed|signing algorithm/i,
+      'STS could not verify the signature: it fetches ISSUER/.well-known/openid-configuration and its jwks_uri from the internet, so both must be reachable over https with a publicly trusted certificate, and the JWKS must hold the key (kid) that signed the token; signing keys rotated since? RS256/ES256 only',
+    ],
+    [
+      /not valid yet|issued in the future/i,
+      "the token's nbf or iat lies ahead of STS's clock: the issuer's clock (or this host's, if it mints the token) runs fast; fix time sync (NTP). Retried: the token becomes valid with time",
+      true,
+    ],
+    [
+      /not a valid JWT/i,
+      'the token is not a signed JWT STS can read (an opaque access token, or an encrypted one); have the provider issue a JWT',
+    ],
+    [/missing the (sub|exp)/i, 'the token lacks a claim STS requires; have the provider include sub and exp'],
+  ];
+  for (const [pattern, hint, retryable] of rules) {
+    if (pattern.test(msg)) return { hint, retryable: retryable ?? false };
+  }
+  return {
+    hint: "check that an IAM identity provider exists for the token's issuer and lists the token's audience as a client ID",
+    retryable: false,
+  };
+}
+
 /** STS error → StsError with a stable code, a retry decision and the likely fix. */
 export function mapStsError(
   err: unknown,
@@ -207,12 +246,17 @@ export function mapStsError(
     });
   }
   switch (code) {
-    case 'InvalidIdentityToken':
+    case 'InvalidIdentityToken': {
+      const { hint, retryable } = identityTokenHint(msg);
       return new StsError(
         'STS_TOKEN_REJECTED',
-        `STS rejected the identity token for ${target} (${msg}); check that an IAM OIDC provider exists for the token's issuer and lists the token's audience as a client ID`,
-        opts,
+        `STS rejected the identity token for ${target} (${msg}); ${hint}`,
+        {
+          ...opts,
+          retryable,
+        },
       );
+    }
     case 'ExpiredToken':
       // The next attempt fetches a fresh token, so this one is worth retrying.
       return new StsError(

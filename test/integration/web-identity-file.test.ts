@@ -108,6 +108,79 @@ describe('web-identity-file source → AssumeRoleWithWebIdentity', () => {
     assert.equal(err.code, 'STS_TOKEN_REJECTED');
   });
 
+  it('wrapped tokens are refused before STS, naming what was found and the fix', async () => {
+    const jwt = await issueToken();
+    const cases: [string, RegExp][] = [
+      [
+        JSON.stringify({ count: 1, value: jwt }),
+        /JSON object with the token in its "value" field .* jq -r \.value/,
+      ],
+      [`Bearer ${jwt}`, /Authorization header value \("Bearer <jwt>"\).* without the "Bearer " prefix/],
+      [JSON.stringify(jwt), /JSON-quoted string.* without the quotes/],
+      [`${jwt.split('.').slice(0, 2).join('.')}.`, /signature is empty \(an unsigned token/],
+      ['a.b', /2 dot-separated parts where a signed JWT has 3/],
+    ];
+    const calls = world.sts.calls('AssumeRoleWithWebIdentity');
+    for (const [content, why] of cases) {
+      await rotate(content);
+      const err = await world.failureOf(profile());
+      assert.equal(err.code, 'WEB_IDENTITY_TOKEN_INVALID', content.slice(0, 40));
+      assert.match(err.message, why);
+    }
+    assert.equal(world.sts.calls('AssumeRoleWithWebIdentity'), calls, 'none of them may reach STS');
+  });
+
+  it("STS_TOKEN_REJECTED's hint follows STS's reason: audience, issuer, signature, time", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const foreign = (await generateKeyPair('RS256')).privateKey;
+    const signed = (iss: string, claims: { nbf?: number } = {}) =>
+      new SignJWT({ sub: 'system:serviceaccount:ns:app', ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid: 'not-in-the-jwks' })
+        .setIssuer(iss)
+        .setAudience('sts.amazonaws.com')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(foreign);
+    const expect = async (content: string, reason: RegExp, hint: RegExp) => {
+      await rotate(content);
+      const err = await world.failureOf(profile());
+      assert.equal(err.code, 'STS_TOKEN_REJECTED');
+      assert.match(err.message, reason);
+      assert.match(err.message, hint);
+    };
+    await expect(
+      await issueToken('other-aud-client'),
+      /Incorrect token audience/,
+      /aud is not one of the IAM OIDC provider's client IDs/,
+    );
+    await expect(
+      await signed('https://unregistered.example'),
+      /No OpenIDConnect provider found in your account for https:\/\/unregistered\.example/,
+      /create one for it/,
+    );
+    await expect(
+      await signed(world.op.issuer),
+      /Couldn't retrieve verification key/,
+      /could not verify the signature: .*jwks_uri/,
+    );
+    // An STS whose clock runs an hour behind sees the OP's fresh token as issued in the future,
+    // as a fast issuer clock makes it.
+    const { StsEmulator } = await import('../harness/sts-emulator.ts');
+    const behind = await StsEmulator.start({ now: () => Date.now() - 3600_000 });
+    try {
+      behind.registerOidcProvider({ issuer: world.op.issuer, clientIds: ['sts.amazonaws.com'] });
+      behind.trustRole({ roleArn: ROLE_ARN, issuer: world.op.issuer });
+      await rotate(await issueToken());
+      const err = await world.failureOf({ ...profile(), sts: { endpoint: behind.url } });
+      assert.equal(err.code, 'STS_TOKEN_REJECTED');
+      assert.match(err.message, /issued in the future/);
+      assert.match(err.message, /ahead of STS's clock.*NTP/);
+      assert.equal(err.retryable, true);
+    } finally {
+      await behind.close();
+    }
+  });
+
   it('a missing token file: WEB_IDENTITY_TOKEN_UNREADABLE, asking whether the volume is mounted', async () => {
     await rm(tokenFile, { force: true });
     const err = await world.failureOf(profile());
