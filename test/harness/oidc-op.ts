@@ -22,6 +22,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
 import { listenOnLoopback } from './listen.ts';
 
@@ -29,7 +30,12 @@ export type { JWK };
 /** WebCrypto private key as jose/openid-client use it (not a global type under lib es2023). */
 export type PrivateCryptoKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
 
 export interface OidcClientSpec {
   clientId: string;
@@ -49,6 +55,8 @@ export interface OidcClientSpec {
   scopes?: string[];
   /** Per-client override of the access token `aud` (e.g. to make STS reject it). */
   audience?: string;
+  /** tls_client_auth: the certificate subject DN the client is registered with (RFC 8705 tls_client_auth_subject_dn, e.g. `CN=billing-batch`). */
+  tlsSubjectDn?: string;
 }
 
 export interface OidcOpOptions {
@@ -67,6 +75,13 @@ export interface OidcOpOptions {
   issuer?: string;
   /** Serve https with this certificate (for a name of loopback, e.g. `localhost`); the issuer is then https://localhost:port. */
   tls?: { cert: string; key: string };
+  /**
+   * Mutual TLS client authentication (RFC 8705, oidc-provider's features.mTLS): the https server
+   * asks for a client certificate; `tls_client_auth` clients need one that `ca` verifies with
+   * their registered subject DN, `self_signed_tls_client_auth` clients one of their JWKS (x5c).
+   * Needs `tls`.
+   */
+  mtlsCa?: string;
 }
 
 /** One token endpoint request as seen by the OP (recorded when the response finishes). */
@@ -185,6 +200,17 @@ function makeAdapterClass() {
 function clientMetadata(spec: OidcClientSpec): Record<string, unknown> {
   const hasSecret = spec.clientSecret !== undefined;
   const hasJwks = spec.jwks !== undefined;
+  if (spec.authMethod === 'tls_client_auth' || spec.authMethod === 'self_signed_tls_client_auth') {
+    return {
+      client_id: spec.clientId,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: spec.authMethod,
+      ...(spec.tlsSubjectDn ? { tls_client_auth_subject_dn: spec.tlsSubjectDn } : {}),
+      ...(spec.jwks ? { jwks: spec.jwks } : {}),
+    };
+  }
   if (hasSecret === hasJwks) {
     throw new Error(`OidcOp client ${spec.clientId}: give exactly one of clientSecret or jwks`);
   }
@@ -343,7 +369,10 @@ export class OidcOp {
       }
       handler(req, res);
     };
-    const server: Server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
+    const tlsOptions = opts.mtlsCa
+      ? { ...opts.tls, requestCert: true, rejectUnauthorized: false, ca: opts.mtlsCa }
+      : opts.tls;
+    const server: Server = tlsOptions ? createHttpsServer(tlsOptions, listener) : createServer(listener);
     server.keepAliveTimeout = 1000;
     await listenOnLoopback(server);
     const { port } = server.address() as AddressInfo;
@@ -368,7 +397,12 @@ export class OidcOp {
         jwks: { keys: [signingJwk] },
         scopes: ['openid', ...allScopes],
         claims: { openid: ['sub'] },
-        clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+        clientAuthMethods: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+          ...(opts.mtlsCa ? ['tls_client_auth', 'self_signed_tls_client_auth'] : []),
+        ],
         enabledJWA: {
           clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
         },
@@ -376,6 +410,7 @@ export class OidcOp {
         features: {
           devInteractions: { enabled: false },
           clientCredentials: { enabled: true },
+          ...(opts.mtlsCa ? { mTLS: mtlsFeature() } : {}),
           introspection: { enabled: false },
           revocation: { enabled: false },
           userinfo: { enabled: false },
@@ -483,6 +518,28 @@ export class OidcOp {
     this.#server.closeAllConnections();
     await done;
   }
+}
+
+/** oidc-provider's mTLS hooks, reading the certificate the TLS handshake verified (or not). */
+function mtlsFeature(): Record<string, unknown> {
+  type TlsCtx = { socket: TLSSocket };
+  return {
+    enabled: true,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: true,
+    getCertificate(ctx: TlsCtx) {
+      const peer = ctx.socket.getPeerX509Certificate?.();
+      return peer ? peer.toString() : undefined;
+    },
+    certificateAuthorized(ctx: TlsCtx) {
+      return ctx.socket.authorized;
+    },
+    certificateSubjectMatches(ctx: TlsCtx, property: string, expected: string) {
+      if (property !== 'tls_client_auth_subject_dn') return false;
+      const subject = ctx.socket.getPeerX509Certificate?.()?.subject.replace(/\n/g, ',');
+      return subject === expected;
+    },
+  };
 }
 
 /**

@@ -4,11 +4,12 @@
 // certificate thumbprint as Entra ID does, and answers refusals as Keycloak, a Basic-challenging
 // server or a WAF does. Every success is taken through STS to credentials.
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK } from 'jose';
 import { OidcFront } from '../harness/oidc-front.ts';
 import { makeClientKeyPair, OidcOp } from '../harness/oidc-op.ts';
+import { StsEmulator } from '../harness/sts-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';
 import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
 
@@ -228,5 +229,112 @@ describe('private_key_jwt as Okta, Auth0, Entra ID and RFC 8037 servers check it
     assert.equal(err.code, 'OIDC_CLIENT_KEY_INVALID');
     assert.match(err.message, /is not the certificate of clientAuth\.privateKey/);
     assert.equal(front.tokenRequests.length, 0);
+  });
+});
+
+describe('mutual TLS at the token endpoint (RFC 8705), with the x509 certificate settings', () => {
+  let mtlsOp: OidcOp;
+  let mtlsSts: StsEmulator;
+  let extra: Record<string, unknown>;
+  let files: {
+    cert: string;
+    key: string;
+    selfCert: string;
+    selfKey: string;
+    strangerCert: string;
+    strangerKey: string;
+  };
+
+  before(async () => {
+    const ca = await TestCa.root('Token endpoint mTLS CA', 'ec');
+    const server = await ca.issue('localhost', { san: { type: 'dns', value: 'localhost' } });
+    const client = await ca.issue('billing-batch', { kind: 'rsa' });
+    const self = await (await TestCa.root('self-batch', 'ec')).issue('self-batch');
+    const stranger = await (await TestCa.root('Stranger CA', 'ec')).issue('billing-batch');
+    const selfJwk = {
+      ...(await exportJWK(createPublicKey(createPrivateKey(self.keyPem)))),
+      x5c: [new X509Certificate(self.certPem).raw.toString('base64')],
+    };
+    mtlsOp = await OidcOp.start({
+      tls: { cert: server.certPem, key: server.keyPem },
+      mtlsCa: ca.certPem,
+      clients: [
+        { clientId: 'billing-batch', authMethod: 'tls_client_auth', tlsSubjectDn: 'CN=billing-batch' },
+        { clientId: 'self-batch', authMethod: 'self_signed_tls_client_auth', jwks: { keys: [selfJwk] } },
+      ],
+    });
+    mtlsSts = await StsEmulator.start({ issuerCa: ca.certPem });
+    mtlsSts.registerOidcProvider({ issuer: mtlsOp.issuer, clientIds: ['sts.amazonaws.com'] });
+    mtlsSts.trustRole({ roleArn: ROLE, issuer: mtlsOp.issuer, audience: 'sts.amazonaws.com' });
+    extra = {
+      sts: { region: 'us-east-1', endpoint: mtlsSts.url, timeout: '10s' },
+      network: { caFile: await world.file('mtls-ca.pem', ca.certPem, 0o644) },
+    };
+    files = {
+      cert: await world.file('client.crt', client.certPem),
+      key: await world.file('client.key', client.keyPem),
+      selfCert: await world.file('self.crt', self.certPem),
+      selfKey: await world.file('self.key', self.keyPem),
+      strangerCert: await world.file('stranger.crt', stranger.certPem),
+      strangerKey: await world.file('stranger.key', stranger.keyPem),
+    };
+  });
+  after(async () => {
+    await mtlsOp.close();
+    await mtlsSts.close();
+  });
+
+  const mtlsProfile = (clientId: string, method: string, cert: string, key: string) => ({
+    source: {
+      type: 'oidc',
+      issuer: mtlsOp.issuer,
+      clientId,
+      clientAuth: { method, certificateFile: cert, privateKey: `file:${key}` },
+    },
+    role: { arn: ROLE },
+  });
+
+  async function fetchWith(p: object) {
+    const { broker } = await world.broker(world.config({ app: p }, extra));
+    return broker.fetchOnce('app');
+  }
+
+  it('tls_client_auth: a CA-issued certificate with the registered subject gets credentials, no secret sent', async () => {
+    const creds = await fetchWith(mtlsProfile('billing-batch', 'tls_client_auth', files.cert, files.key));
+    assert.match(creds.accessKeyId, /^ASIA/);
+    assert.equal(mtlsOp.tokenRequestLog().at(-1)?.status, 200);
+  });
+
+  it('self_signed_tls_client_auth: the certificate registered in the client JWKS gets credentials', async () => {
+    const creds = await fetchWith(
+      mtlsProfile('self-batch', 'self_signed_tls_client_auth', files.selfCert, files.selfKey),
+    );
+    assert.match(creds.accessKeyId, /^ASIA/);
+  });
+
+  it('tls_client_auth with a certificate from a CA the provider does not trust: OIDC_CLIENT_REJECTED', async () => {
+    let err: unknown;
+    try {
+      await fetchWith(mtlsProfile('billing-batch', 'tls_client_auth', files.strangerCert, files.strangerKey));
+    } catch (e) {
+      err = e;
+    }
+    assert.equal((err as { code?: string })?.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(
+      (err as Error).message,
+      /client certificate's subject .* issued by a CA the provider trusts/,
+    );
+  });
+
+  it('a key that is not the certificate’s is named before any request (the x509 check)', async () => {
+    const before = mtlsOp.tokenRequests();
+    let err: unknown;
+    try {
+      await fetchWith(mtlsProfile('billing-batch', 'tls_client_auth', files.cert, files.selfKey));
+    } catch (e) {
+      err = e;
+    }
+    assert.equal((err as { code?: string })?.code, 'X509_KEY_MISMATCH');
+    assert.equal(mtlsOp.tokenRequests(), before);
   });
 });
