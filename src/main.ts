@@ -1,14 +1,8 @@
 // Process entry: parse argv, run one command, map errors to exit codes and one clear line.
 import { parseArgs } from 'node:util';
-import {
-  allParseOptions,
-  COMMANDS,
-  commandHelp,
-  parseOptions,
-  renderCommandHelp,
-  renderTopHelp,
-  usageHint,
-} from './cli/help.ts';
+import { parseOptions } from './cli/command.ts';
+import { renderCommandHelp, renderTopHelp, usageHint } from './cli/help.ts';
+import { COMMANDS, commandNamed } from './cli/index.ts';
 import { type Io, processIo } from './cli/io.ts';
 import { version } from './cli/usage.ts';
 import { DEFAULT_CONFIG_PATH } from './config/default-path.ts';
@@ -18,12 +12,17 @@ import { ConfigError, describeError, EXIT } from './errors.ts';
 // its SDK version (package-lock), so the warning says nothing an operator can act on at runtime.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Every option of every command: to find the command in an argv before parsing it strictly. */
+const ALL_OPTIONS = Object.assign({}, ...COMMANDS.map(parseOptions));
+
+const commandList = () => COMMANDS.map((c) => c.name).join(', ');
+
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   // The command is the first positional; its argv is then parsed with its own options only, so an
   // option of another command is refused with this command's help hint.
   const { tokens } = parseArgs({
     args: argv,
-    options: { ...allParseOptions(), version: { type: 'boolean', short: 'V' } },
+    options: { ...ALL_OPTIONS, version: { type: 'boolean', short: 'V' } },
     strict: false,
     allowPositionals: true,
     tokens: true,
@@ -32,14 +31,13 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const rest = at ? argv.filter((_, i) => i !== at.index) : argv;
   if (!at) return topLevel(rest, io);
   if (at.value === 'help') return helpCommand(rest, io);
-  const command = commandHelp(at.value);
+  const command = commandNamed(at.value);
   if (!command) {
-    io.stderr(
-      `credential-broker: unknown command "${at.value}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}\n${usageHint()}`,
-    );
+    io.stderr(`credential-broker: unknown command "${at.value}"; commands: ${commandList()}\n${usageHint()}`);
     return EXIT.USAGE;
   }
-  let values: Record<string, unknown>;
+  let values: Record<string, string | boolean | undefined>;
+  let operands: string[];
   try {
     const parsed = parseArgs({
       args: rest,
@@ -47,8 +45,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       strict: true,
       allowPositionals: true,
     });
-    if (parsed.positionals.length > 0) throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
+    if (!command.operands && parsed.positionals.length > 0)
+      throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
     values = parsed.values;
+    operands = parsed.positionals;
   } catch (err) {
     io.stderr(`credential-broker ${command.name}: ${describeError(err)}\n${usageHint(command)}`);
     return EXIT.USAGE;
@@ -57,35 +57,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     io.stdout(renderCommandHelp(command));
     return EXIT.OK;
   }
-  // parseOptions() declares no `multiple` options: each value is a string, a boolean or absent.
-  const str = (name: string) => values[name] as string | undefined;
-  const configPath = str('config') ?? DEFAULT_CONFIG_PATH;
-  // Each command's module is loaded only when it runs: `serve` and `check` pull in the AWS SDK and
-  // fastify (~1 s of startup), which `--help` and `advise` do not need.
+  const config = values.config;
+  const configPath = typeof config === 'string' ? config : DEFAULT_CONFIG_PATH;
   try {
-    switch (command.name) {
-      case 'serve':
-        return await (await import('./cli/serve.ts')).serveCommand({ configPath }, io);
-      case 'check':
-        return await (await import('./cli/check.ts')).checkCommand(
-          { configPath, profile: str('profile'), json: values.json === true },
-          io,
-        );
-      case 'credential-process':
-        return await (await import('./cli/credential-process.ts')).credentialProcessCommand(
-          { configPath, profile: str('profile'), url: str('url'), tokenFile: str('token-file') },
-          io,
-        );
-      case 'env':
-        return await (await import('./cli/env.ts')).envCommand(
-          { configPath, profile: str('profile'), format: str('format') },
-          io,
-        );
-      case 'advise':
-        return await (await import('./cli/advise.ts')).adviseCommand(rest, io);
-      default:
-        throw new Error(`command "${command.name}" has help but no implementation`);
-    }
+    return await command.run({ values, operands, configPath }, io);
   } catch (err) {
     io.stderr(`credential-broker: ${describeError(err)}\n`);
     return err instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE;
@@ -110,10 +85,10 @@ function topLevel(argv: string[], io: Io): number {
     return EXIT.OK;
   }
   if (values.help) {
-    io.stdout(renderTopHelp());
+    io.stdout(renderTopHelp(COMMANDS));
     return EXIT.OK;
   }
-  io.stderr(renderTopHelp());
+  io.stderr(renderTopHelp(COMMANDS));
   return EXIT.USAGE;
 }
 
@@ -121,14 +96,12 @@ function topLevel(argv: string[], io: Io): number {
 function helpCommand(argv: string[], io: Io): number {
   const topics = argv.filter((a) => !a.startsWith('-'));
   if (topics.length === 0) {
-    io.stdout(renderTopHelp());
+    io.stdout(renderTopHelp(COMMANDS));
     return EXIT.OK;
   }
-  const command = commandHelp(topics[0]!);
+  const command = commandNamed(topics[0]!);
   if (!command || topics.length > 1) {
-    io.stderr(
-      `credential-broker help: no command "${topics.join(' ')}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}\n`,
-    );
+    io.stderr(`credential-broker help: no command "${topics.join(' ')}"; commands: ${commandList()}\n`);
     return EXIT.USAGE;
   }
   io.stdout(renderCommandHelp(command));

@@ -2,37 +2,33 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { EXIT } from '../errors.ts';
 import { type Advice, available, decide, type Facts, MECHANISMS } from './advise/decide.ts';
 import { asksSamlLogin, parseSamlLogin, SAML_LOGIN_QUESTION, type SamlLogin } from './advise/saml-login.ts';
 import { DEFAULT_PARAMS, type StarterParams, starterFor } from './advise/starter.ts';
-import { ADVISE, parseOptions, renderCommandHelp } from './help.ts';
+import { str, type Values } from './command.ts';
 import type { Io } from './io.ts';
 
 const HAS = ['oidc', 'saml', 'kerberos', 'pki', 'kubernetes', 'aws-keys'] as const;
 type Has = (typeof HAS)[number];
 
+/** `values`: parsed with the options of ADVISE in the command table (index.ts). */
 export async function adviseCommand(
-  argv: string[],
+  values: Values,
   io: Io,
   stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<number> {
-  // Options and help: the command table (help.ts), which main.ts parses with too.
-  const { values } = parseArgs({ args: argv, strict: true, options: parseOptions(ADVISE) });
-  if (values.help) {
-    io.stdout(renderCommandHelp(ADVISE));
-    return EXIT.OK;
-  }
-  let runsOn = values['runs-on'] ?? 'server';
+  const value = (name: string) => str(values, name);
+  let runsOn = value('runs-on') ?? 'server';
   if (runsOn !== 'server' && runsOn !== 'kubernetes') {
     io.stderr(`credential-broker advise: --runs-on must be server or kubernetes, not "${runsOn}"\n`);
     return EXIT.USAGE;
   }
   let has: Set<Has>;
   let asked: SamlLogin | undefined;
-  if (values.has !== undefined) {
-    const listed = values.has
+  const hasList = value('has');
+  if (hasList !== undefined) {
+    const listed = hasList
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s && s !== 'none');
@@ -52,7 +48,7 @@ export async function adviseCommand(
     );
     return EXIT.USAGE;
   }
-  const samlLogin = parseSamlLogin(values['saml-login'], has.has('saml'));
+  const samlLogin = parseSamlLogin(value('saml-login'), has.has('saml'));
   if ('problem' in samlLogin) {
     io.stderr(`credential-broker advise: ${samlLogin.problem}\n`);
     return EXIT.USAGE;
@@ -69,15 +65,15 @@ export async function adviseCommand(
   };
   const advice = decide(facts);
   const params: StarterParams = {
-    accountId: values['account-id'] ?? DEFAULT_PARAMS.accountId,
-    roleName: values['role-name'] ?? DEFAULT_PARAMS.roleName,
-    region: values.region ?? DEFAULT_PARAMS.region,
-    issuer: values.issuer ?? DEFAULT_PARAMS.issuer,
-    clientId: values['client-id'] ?? DEFAULT_PARAMS.clientId,
-    namespace: values.namespace ?? DEFAULT_PARAMS.namespace,
-    serviceAccount: values['service-account'] ?? DEFAULT_PARAMS.serviceAccount,
-    idpUrl: values['idp-url'] ?? DEFAULT_PARAMS.idpUrl,
-    name: values.name ?? DEFAULT_PARAMS.name,
+    accountId: value('account-id') ?? DEFAULT_PARAMS.accountId,
+    roleName: value('role-name') ?? DEFAULT_PARAMS.roleName,
+    region: value('region') ?? DEFAULT_PARAMS.region,
+    issuer: value('issuer') ?? DEFAULT_PARAMS.issuer,
+    clientId: value('client-id') ?? DEFAULT_PARAMS.clientId,
+    namespace: value('namespace') ?? DEFAULT_PARAMS.namespace,
+    serviceAccount: value('service-account') ?? DEFAULT_PARAMS.serviceAccount,
+    idpUrl: value('idp-url') ?? DEFAULT_PARAMS.idpUrl,
+    name: value('name') ?? DEFAULT_PARAMS.name,
   };
   const starter = advice.recommended ? starterFor(advice.recommended.id, params) : undefined;
 
@@ -85,19 +81,20 @@ export async function adviseCommand(
     io.stdout(`${JSON.stringify({ facts, ...advice, starter }, null, 2)}\n`);
   } else {
     io.stdout(renderAdvice(advice, facts));
-    if (starter && !values.out) {
+    if (starter && !value('out')) {
       io.stdout(
         `\n--- config.yaml\n${starter.config}\n--- trust-policy.json\n${starter.trustPolicy}\n--- aws-setup.sh\n${starter.awsSetup}`,
       );
     }
   }
-  if (starter && values.out) {
-    await mkdir(values.out, { recursive: true });
-    await writeFile(path.join(values.out, 'config.yaml'), starter.config);
-    await writeFile(path.join(values.out, 'trust-policy.json'), starter.trustPolicy);
-    await writeFile(path.join(values.out, 'aws-setup.sh'), starter.awsSetup, { mode: 0o755 });
+  const out = value('out');
+  if (starter && out) {
+    await mkdir(out, { recursive: true });
+    await writeFile(path.join(out, 'config.yaml'), starter.config);
+    await writeFile(path.join(out, 'trust-policy.json'), starter.trustPolicy);
+    await writeFile(path.join(out, 'aws-setup.sh'), starter.awsSetup, { mode: 0o755 });
     io.stderr(
-      `wrote ${['config.yaml', 'trust-policy.json', 'aws-setup.sh'].map((f) => path.join(values.out!, f)).join(', ')}\n`,
+      `wrote ${['config.yaml', 'trust-policy.json', 'aws-setup.sh'].map((f) => path.join(out, f)).join(', ')}\n`,
     );
   }
   return EXIT.OK;

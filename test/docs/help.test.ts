@@ -2,7 +2,7 @@
 // help prints runs, with the same runner (and the same substitutions) as the docs' examples.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { COMMANDS } from '../../src/cli/help.ts';
+import { COMMANDS } from '../../src/cli/index.ts';
 import { cli } from '../helpers/cli.ts';
 import { type DocsWorld, runSteps, type Step, startDocsWorld } from './runner.ts';
 
@@ -40,7 +40,7 @@ describe('credential-broker --help', () => {
     assert.equal(out.code, 64);
     assert.match(
       out.stderr,
-      /no command "frobnicate"; commands: serve, check, env, credential-process, advise/,
+      /no command "frobnicate"; commands: serve, check, env, credential-process, advise, completion/,
     );
   });
 });

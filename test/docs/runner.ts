@@ -28,6 +28,7 @@ import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { COMMANDS } from '../../src/cli/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { freePort } from '../harness/listen.ts';
 import { exitWithParent } from '../helpers/exit-with-parent.ts';
@@ -39,7 +40,7 @@ export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../
 export const DOC_CONFIG = '/etc/credential-broker/config.yaml';
 export const DOC_RUN_DIR = '/run/credential-broker/';
 export const DOC_LISTEN = '127.0.0.1:9911';
-const BROKER_COMMANDS = new Set(['serve', 'check', 'env', 'credential-process', 'advise', 'help']);
+const BROKER_COMMANDS = new Set([...COMMANDS.map((c) => c.name), 'help']);
 
 /** Programs a runnable block may use; anything else needs `sh norun: <reason>`. */
 const ALLOWED = new Set([

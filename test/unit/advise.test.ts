@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { parseArgs } from 'node:util';
 import { decide, type Facts, MECHANISMS, type MechanismId } from '../../src/cli/advise/decide.ts';
 import { DEFAULT_PARAMS, starterFor } from '../../src/cli/advise/starter.ts';
 import { adviseCommand } from '../../src/cli/advise.ts';
+import { parseOptions } from '../../src/cli/command.ts';
+import { ADVISE } from '../../src/cli/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { captured } from '../helpers/cli.ts';
+import { captured, cli } from '../helpers/cli.ts';
 
 const NOTHING: Facts = {
   oidc: false,
@@ -22,7 +25,9 @@ const NOTHING: Facts = {
 };
 
 function advise(argv: string[], stdin?: NodeJS.ReadableStream) {
-  return captured((io) => adviseCommand(argv, io, stdin));
+  // Parsed with the table's options, as main.ts does.
+  const { values } = parseArgs({ args: argv, strict: true, options: parseOptions(ADVISE) });
+  return captured((io) => adviseCommand(values, io, stdin));
 }
 
 describe('advise: the decision helper', () => {
@@ -284,7 +289,7 @@ describe('credential-broker advise (command)', () => {
     const none = await advise([], Readable.from([]));
     assert.equal(none.code, 64);
     assert.match(none.stderr, /say what you have with --has/);
-    assert.match((await advise(['--help'])).stdout, /credential-broker advise --has oidc,saml/);
+    assert.match((await cli('advise', '--help')).stdout, /credential-broker advise --has oidc,saml/);
     const how = await advise(['--has', 'saml', '--saml-login', 'ntlm']);
     assert.equal(how.code, 64);
     assert.match(how.stderr, /--saml-login must be password or kerberos, not "ntlm"/);
