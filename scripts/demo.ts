@@ -10,12 +10,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { wantsColor } from '../src/telemetry/pretty.ts';
 import { OidcOp } from '../test/harness/oidc-op.ts';
 import { StsEmulator } from '../test/harness/sts-emulator.ts';
 import { exitWithParent } from '../test/helpers/exit-with-parent.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const say = (text: string) => console.log(`\x1b[1m==> ${text}\x1b[0m`);
+// Bold only for a person at a terminal (not in a pipe, a CI log, or with NO_COLOR set).
+const bold = wantsColor();
+const say = (text: string) => console.log(bold ? `\x1b[1m==> ${text}\x1b[0m` : `==> ${text}`);
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/demo-app';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'credential-broker-demo-'));

@@ -1,6 +1,7 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { ConfigError } from '../errors.ts';
-import { prettyDestination } from './pretty.ts';
+import { isJournalStream, journalDestination } from './journald.ts';
+import { prettyDestination, prettyLine, wantsColor } from './pretty.ts';
 
 export type { Logger };
 
@@ -79,6 +80,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go; stdout by default (journald and container runtimes collect it). */
   destination?: DestinationStream;
+  /** Prefix each line with its syslog priority for journald; default: stdout is the journal. */
+  journal?: boolean;
 }
 
 /** LOG_LEVEL / LOG_FORMAT in the environment win over the config file (one-off debugging). */
@@ -216,6 +219,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       hooks: { logMethod: neverThrow as never },
     },
     // Redaction happens before serialisation, so pretty output is redacted too.
-    opts.format === 'pretty' ? prettyDestination(stdout) : stdout,
+    (opts.journal ?? (!opts.destination && isJournalStream()))
+      ? journalDestination(stdout, opts.format === 'pretty' ? (l) => prettyLine(l, wantsColor()) : undefined)
+      : opts.format === 'pretty'
+        ? prettyDestination(stdout)
+        : stdout,
   );
 }

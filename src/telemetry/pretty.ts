@@ -1,6 +1,7 @@
 // `logging.format: pretty` without pino-pretty (one more dependency and a worker thread for a
 // convenience): each JSON line pino has already redacted is rewritten as
-// `HH:MM:SS.mmm LEVEL message key=value ...`, colored only when the output is a terminal.
+// `HH:MM:SS.mmm LEVEL message key=value ...`, colored only when the output is a terminal and
+// NO_COLOR (no-color.org) is not set.
 import type { DestinationStream } from 'pino';
 
 const COLORS: Record<string, string> = {
@@ -15,10 +16,15 @@ const RESET = '\x1b[0m';
 /** Fields every line has, or that the line header already shows. */
 const HIDDEN = new Set(['level', 'time', 'msg', 'service', 'pid', 'hostname']);
 
-export function prettyDestination(
-  out: DestinationStream,
-  color = Boolean((process.stdout as { isTTY?: boolean }).isTTY),
-): DestinationStream {
+/** Colour only for a person at a terminal who has not asked for none. */
+export function wantsColor(
+  stream: { isTTY?: boolean } = process.stdout,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  return Boolean(stream.isTTY) && !env.NO_COLOR;
+}
+
+export function prettyDestination(out: DestinationStream, color = wantsColor()): DestinationStream {
   return {
     write(chunk: string) {
       for (const line of chunk.split('\n')) if (line) out.write(`${prettyLine(line, color)}\n`);
