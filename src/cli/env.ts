@@ -30,7 +30,7 @@ export async function envCommand(
   if (config.imds?.profile === opts.profile) {
     const { host, port } = hostForUrl(config.imds.listen);
     io.stdout(
-      `# apps that only read instance metadata: AWS_EC2_METADATA_SERVICE_ENDPOINT=http://${host}:${port}\n`,
+      `# apps that only read instance metadata: AWS_EC2_METADATA_SERVICE_ENDPOINT=http://${host}:${port}/\n`,
     );
   }
   // Diagnostics only: the app, not necessarily this user, must read the file.

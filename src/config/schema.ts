@@ -904,10 +904,10 @@ export const ServerSchema = z
 export const ImdsSchema = z.strictObject({
   listen: HostPortSchema.refine((l) => isLoopbackHost(parseListen(l).host), {
     error:
-      'IMDS has no client token, so it listens on loopback only: use 127.0.0.1:PORT and set AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT',
+      'IMDS has no client token, so it listens on loopback only: use 127.0.0.1:PORT and set AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT/',
   }).meta({
     description:
-      'Address of the IMDS listener, loopback only: IMDS has no client secret, so anyone who reaches it gets credentials. Apps set `AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT`.',
+      'Address of the IMDS listener, loopback only: IMDS has no client secret, so anyone who reaches it gets credentials. Apps set `AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT/`.',
     examples: ['127.0.0.1:9912'],
   }),
   profile: ProfileNameSchema.meta({

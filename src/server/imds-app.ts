@@ -24,6 +24,11 @@ export function buildImdsApp(opts: {
     allow: imds.allow,
     routesHint: 'credentials are at /latest/meta-data/iam/security-credentials/',
   });
+  // EC2 ignores a request's body and its Content-Type, and SDKs send either (Python's urllib
+  // sends application/x-www-form-urlencoded with any PUT body); no IMDS route reads a body, so
+  // every type is accepted and the body (still within bodyLimit) dropped, instead of a 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
   guardPlugin(app, { listenHost: parseListen(imds.listen).host });
   imdsRoutes(app, { broker, imds, logger });
   return app;

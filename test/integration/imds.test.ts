@@ -2,13 +2,17 @@
 // real consumer, the JS SDK's instance-metadata provider pointed at the listener with
 // AWS_EC2_METADATA_SERVICE_ENDPOINT, calling GetCallerIdentity with what it got.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { ImdsConfig } from '../../src/config/schema.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { IMDS_MIN_REMAINING_MS } from '../../src/server/imds-routes.ts';
 import { consume } from '../helpers/consumer.ts';
 import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+
+const execFileAsync = promisify(execFile);
 
 let world: World;
 const imdsApps: FastifyInstance[] = [];
@@ -67,6 +71,44 @@ describe('IMDSv2 listener', () => {
     });
     assert.equal(forwarded.statusCode, 403);
     assert.equal(forwarded.json().code, 'FORWARDED_REFUSED');
+  });
+
+  it('PUT /latest/api/token answers 200 whatever the Content-Type and body, as EC2 (Python urllib)', async () => {
+    const { app } = await imdsWorld();
+    for (const [type, payload] of [
+      ['application/x-www-form-urlencoded', ''],
+      ['application/x-www-form-urlencoded', 'a=b'],
+      ['application/json', '{not json'],
+      ['text/plain', 'hello'],
+      ['application/octet-stream', 'x'],
+    ] as const) {
+      const res = await app.inject({
+        method: 'PUT',
+        url: '/latest/api/token',
+        headers: { [TTL]: '60', 'content-type': type },
+        payload,
+      });
+      assert.equal(res.statusCode, 200, `${type}: ${res.body}`);
+      assert.match(res.body, /^[A-Za-z0-9_-]{43}$/);
+    }
+    // The real client: urllib's Request with data sends application/x-www-form-urlencoded.
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    // Async: the listener answers from this process's event loop.
+    const python = await execFileAsync(
+      'python3',
+      [
+        '-c',
+        `import urllib.request, sys
+base = sys.argv[1]
+req = urllib.request.Request(base + "/latest/api/token", data=b"", method="PUT", headers={"${TTL}": "60"})
+token = urllib.request.urlopen(req).read().decode()
+req = urllib.request.Request(base + "${CREDS}", headers={"x-aws-ec2-metadata-token": token})
+print(urllib.request.urlopen(req).read().decode())`,
+        address,
+      ],
+      { timeout: 60_000 },
+    );
+    assert.equal(python.stdout, 'app\n');
   });
 
   it('lists exactly the one role name (no newline) and serves it on both paths, with a token only', async () => {
@@ -128,7 +170,7 @@ describe('IMDSv2 listener', () => {
     const { app } = await imdsWorld();
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const before = world.sts.calls('GetCallerIdentity');
-    const out = await consume(world, 'instance-meta', { AWS_EC2_METADATA_SERVICE_ENDPOINT: address });
+    const out = await consume(world, 'instance-meta', { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${address}/` });
     assert.equal(out.stderr.trim(), '');
     assert.equal(out.json?.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/credential-broker-batch`);
     assert.equal(world.sts.calls('GetCallerIdentity'), before + 1);
