@@ -23,6 +23,10 @@ export interface CredentialsRouteOptions {
   logger: Logger;
 }
 
+/** SDKs that predate AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE send no header at all when only it is set. */
+const OLDER_SDKS =
+  "; SDKs older than that variable (e.g. Debian 12's AWS CLI 2.9, botocore < 1.31) read only AWS_CONTAINER_AUTHORIZATION_TOKEN: set it to the file's contents";
+
 /** The ECS container-credentials JSON (also the core of the IMDS answer). */
 export function credentialsBody(c: AwsCredentials) {
   return {
@@ -100,7 +104,7 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
         reply,
         401,
         verdict === 'missing' ? 'TOKEN_MISSING' : 'TOKEN_INVALID',
-        "send the broker's client token as the Authorization header (set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the token file the broker's log names)",
+        `send the broker's client token as the Authorization header (set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the token file the broker's log names)${verdict === 'missing' ? OLDER_SDKS : ''}`,
       );
     }
     try {

@@ -62,6 +62,11 @@ describe('GET /v1/credentials', () => {
     assert.equal(missing.statusCode, 401);
     assert.equal(missing.json().code, 'TOKEN_MISSING');
     assert.match(missing.json().message, /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE/);
+    // Older SDKs (AWS CLI 2.9, botocore < 1.31) read only the variable with the token itself.
+    assert.match(
+      missing.json().message,
+      /botocore < 1\.31\) read only AWS_CONTAINER_AUTHORIZATION_TOKEN: set it to the file's contents/,
+    );
     const wrong = await app.inject({ url: '/v1/credentials/default', headers: { authorization: 'nope' } });
     assert.equal(wrong.statusCode, 401);
     assert.equal(wrong.json().code, 'TOKEN_INVALID');
