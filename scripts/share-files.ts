@@ -1,13 +1,14 @@
 // The files a package installs beside the program, generated from the command table at build time
-// (`npm run build`): shell completion for bash, zsh and fish, and the man page. Paths as the Debian
+// (`npm run build`): dist/build-info.json (the commit), shell completion for bash, zsh and fish, and the man page. Paths as the Debian
 // package and distributions expect them under /usr/share.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { completionScript } from '../src/cli/completion.ts';
 import { COMMANDS } from '../src/cli/index.ts';
 import { manPage } from '../src/cli/man.ts';
-import { version } from '../src/cli/usage.ts';
+import { version } from '../src/telemetry/build-info.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,7 +22,21 @@ export function shareFiles(): Record<string, string> {
   };
 }
 
+/** The commit being built, for credential_broker_build_info (none outside a git checkout). */
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(path.join(ROOT, 'dist/build-info.json'), `${JSON.stringify({ commit: commit() })}\n`);
   const share = path.join(ROOT, 'dist/share');
   for (const [file, text] of Object.entries(shareFiles())) {
     mkdirSync(path.dirname(path.join(share, file)), { recursive: true });

@@ -184,9 +184,13 @@ export class Broker {
   updateExpiryGauges(now = Date.now()): void {
     for (const r of this.runtimes.values()) {
       const exp = r.refresher.status().expiration;
-      if (exp)
+      if (exp) {
         this.deps.metrics.expirySeconds.set({ profile: r.name }, Math.round((exp.getTime() - now) / 1000));
-      else this.deps.metrics.expirySeconds.remove({ profile: r.name });
+        this.deps.metrics.expiryTimestamp.set({ profile: r.name }, exp.getTime() / 1000);
+      } else {
+        this.deps.metrics.expirySeconds.remove({ profile: r.name });
+        this.deps.metrics.expiryTimestamp.remove({ profile: r.name });
+      }
     }
   }
 

@@ -4,9 +4,9 @@ import { parseOptions } from './cli/command.ts';
 import { renderCommandHelp, renderTopHelp, usageHint } from './cli/help.ts';
 import { COMMANDS, commandNamed } from './cli/index.ts';
 import { type Io, processIo } from './cli/io.ts';
-import { version } from './cli/usage.ts';
 import { DEFAULT_CONFIG_PATH } from './config/default-path.ts';
 import { ConfigError, describeError, EXIT } from './errors.ts';
+import { version } from './telemetry/build-info.ts';
 
 // The SDK warns on Node 20 that its releases after January 2027 need Node 22. The broker pins
 // its SDK version (package-lock), so the warning says nothing an operator can act on at runtime.

@@ -105,6 +105,7 @@ export function noteCertificate(
 ): void {
   const left = proof.notAfter.getTime() - now;
   deps.metrics.certificateExpirySeconds.set({ profile }, Math.round(left / 1000));
+  deps.metrics.certificateExpiryTimestamp.set({ profile }, proof.notAfter.getTime() / 1000);
   if (left < cfg.certExpiryWarning) {
     deps.logger.warn(
       {

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type BrokerError, StsError } from '../errors.ts';
 import type { Readiness } from '../model/status.ts';
+import { buildInfo } from './build-info.ts';
 
 /** All broker metrics, on a registry of their own so several brokers (tests) do not collide. */
 export class Metrics {
@@ -91,8 +92,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly expiryTimestamp = new Gauge({
+    name: 'credential_broker_credentials_expiry_timestamp_seconds',
+    help: 'When the credentials held for a profile expire, in Unix seconds (absent when none are held): alert on time() - this without scrape-time arithmetic.',
+    labelNames: ['profile'] as const,
+    registers: [this.registry],
+  });
+
+  readonly certificateExpiryTimestamp = new Gauge({
+    name: 'credential_broker_certificate_expiry_timestamp_seconds',
+    help: 'When the client certificate of an x509 profile expires, in Unix seconds (as last read from disk).',
+    labelNames: ['profile'] as const,
+    registers: [this.registry],
+  });
+
+  readonly buildInfo = new Gauge({
+    name: 'credential_broker_build_info',
+    help: 'Always 1; the labels say which build runs: package version, git commit, Node.js version.',
+    labelNames: ['version', 'commit', 'node'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.set({ ...buildInfo() }, 1);
   }
 
   /** Counts a failed fetch under the stage that failed: STS refusals apart from IdP/secret trouble. */

@@ -361,6 +361,17 @@ describe('health and metrics', () => {
       metrics,
       /credential_broker_credentials_expiry_seconds\{profile="default"\} (3[0-5]\d\d|3600)/,
     );
+    // The absolute expiry beside the countdown: an hour from now, in Unix seconds.
+    const at = Number(
+      /credential_broker_credentials_expiry_timestamp_seconds\{profile="default"\} ([\d.e+]+)/.exec(
+        metrics,
+      )?.[1],
+    );
+    assert.ok(Math.abs(at - (Date.now() / 1000 + 3600)) < 600, `expiry timestamp ${at}`);
+    assert.match(
+      metrics,
+      /credential_broker_build_info\{version="\d+\.\d+\.\d+[^"]*",commit="[^"]+",node="v\d+\.\d+\.\d+"\} 1/,
+    );
     assert.match(metrics, /credential_broker_http_requests_total\{route="\/readyz",status="503"\} 1/);
   });
 

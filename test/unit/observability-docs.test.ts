@@ -40,7 +40,7 @@ describe('README Observability', () => {
       new Metrics({ processMetrics: false }).registry.getMetricsAsArray().map((m) => m.name),
     );
     assert.ok(
-      rules.some((r) => r.expr.includes('credential_broker_credentials_expiry_seconds')),
+      rules.some((r) => r.expr.includes('credential_broker_credentials_expiry_timestamp_seconds')),
       'an expiry alert',
     );
     assert.ok(
