@@ -10,6 +10,7 @@ import { Metrics } from '../telemetry/metrics.ts';
 import type { Io } from './io.ts';
 import { createNotifier } from './sd-notify.ts';
 import { exitOnFatalErrors, Service } from './service.ts';
+import { passedSockets } from './socket-activation.ts';
 
 /**
  * Runs until SIGTERM/SIGINT (drain, exit 0). SIGHUP reloads the config. Every listener is added
@@ -17,6 +18,7 @@ import { exitOnFatalErrors, Service } from './service.ts';
  */
 export async function serveCommand(opts: { configPath: string }, _io: Io): Promise<number> {
   const { config, file } = await loadConfigFile(opts.configPath);
+  const sockets = passedSockets();
   const logging = loggingFromEnv(config.logging);
   const logger = createLogger(logging);
   exitOnFatalErrors(logger);
@@ -41,16 +43,28 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   const app = buildApp({ broker, logger, metrics, listenHost: host, tls });
   // Built before anything listens: a listener that cannot be built must not leave others running.
   const imdsApp = config.imds ? buildImdsApp({ broker, imds: config.imds, logger, metrics }) : undefined;
-  const address = await service.listen('credentials', app, 'server.listen', config.server.listen);
+  const address = await service.listen(
+    'credentials',
+    app,
+    'server.listen',
+    config.server.listen,
+    sockets.credentials,
+  );
   tls?.watch(app, logger);
   let imdsAddress: string | undefined;
   if (imdsApp && config.imds) {
-    imdsAddress = await service.listen('imds', imdsApp, 'imds.listen', config.imds.listen);
+    imdsAddress = await service.listen('imds', imdsApp, 'imds.listen', config.imds.listen, sockets.imds);
   }
   let metricsAddress: string | undefined;
   if (config.metrics.listen) {
     const opsApp = buildOpsApp({ broker, logger, metrics });
-    metricsAddress = await service.listen('metrics', opsApp, 'metrics.listen', config.metrics.listen);
+    metricsAddress = await service.listen(
+      'metrics',
+      opsApp,
+      'metrics.listen',
+      config.metrics.listen,
+      sockets.metrics,
+    );
   }
   logger.info(
     {
@@ -58,6 +72,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
       address,
       metricsAddress,
       imdsAddress,
+      socketActivated: Object.keys(sockets),
       profiles: broker.profileNames(),
       tokenFile: broker.tokens.fileFor('default'),
     },

@@ -2,6 +2,7 @@
 // file changes), drain and exit 0 on SIGTERM/SIGINT within server.shutdownTimeout, and exit 70 on
 // anything unhandled so that systemd or the kubelet restarts a clean process.
 import { type FSWatcher, watch } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +14,7 @@ import { parseListen } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Notifier } from './sd-notify.ts';
+import { checkPassedAddress } from './socket-activation.ts';
 
 /** Settings bound when the process starts (listeners, log format): a reload cannot apply them. */
 const RESTART_ONLY: readonly [string, ...string[]][] = [
@@ -62,9 +64,17 @@ export class Service {
 
   /** Listens and adds the listener; on failure closes those already listening (so the process
    * can exit with the error instead of half-running) and throws a LISTEN_FAILED naming `setting`. */
-  async listen(name: string, app: FastifyInstance, setting: string, listen: string): Promise<string> {
+  async listen(
+    name: string,
+    app: FastifyInstance,
+    setting: string,
+    listen: string,
+    /** A listening socket systemd passed (socket activation), used instead of binding `listen`. */
+    fd?: number,
+  ): Promise<string> {
     try {
-      const address = await listenOn(app, setting, listen);
+      const address =
+        fd === undefined ? await listenOn(app, setting, listen) : await listenOnFd(app, setting, listen, fd);
       this.addListener(name, app);
       return address;
     } catch (err) {
@@ -238,6 +248,29 @@ async function listenOn(app: FastifyInstance, setting: string, listen: string): 
             : describeError(err);
     throw new BrokerError('LISTEN_FAILED', `cannot listen on ${listen} (${setting}): ${why}`, { cause: err });
   }
+}
+
+/** app.listen() on a socket systemd passed, held to the configured address (socket-activation.ts). */
+async function listenOnFd(
+  app: FastifyInstance,
+  setting: string,
+  listen: string,
+  fd: number,
+): Promise<string> {
+  let address: string;
+  try {
+    // Node takes fd before host and port; a host other than "localhost" keeps fastify from
+    // binding further addresses of its own.
+    address = await app.listen({ fd, host: '127.0.0.1' } as unknown as { port: number });
+  } catch (err) {
+    throw new BrokerError(
+      'LISTEN_FAILED',
+      `cannot listen on the socket systemd passed as fd ${fd} for ${setting}: ${describeError(err)}`,
+      { cause: err },
+    );
+  }
+  checkPassedAddress(setting, parseListen(listen), app.server.address() as AddressInfo);
+  return address;
 }
 
 /**
