@@ -274,6 +274,58 @@ const TlsClientAuthSchema = z.strictObject({
   ...CertificateMaterialShape,
 });
 
+/** A client principal and its keytab: SAML `kerberos` login and OIDC `kerberos` client authentication. */
+const KerberosKeytabShape = {
+  principal: z
+    .string()
+    .regex(/^[^\s@]+(@[^\s@]+)?$/, { error: 'expected a principal like svc-app@EXAMPLE.COM' })
+    .meta({
+      description: 'Client principal; without `@REALM` the realm comes from `realm` or krb5.conf.',
+      examples: ['svc-billing@EXAMPLE.COM'],
+    }),
+  keytab: z
+    .string()
+    .min(1)
+    .meta({
+      description:
+        "Keytab file with the principal's keys: a path, not a secret reference (there is no password to read). It is as good as the account's password: mode 0600, owned by the broker user.",
+      examples: ['/etc/credential-broker/svc-billing.keytab'],
+    }),
+  spn: z
+    .string()
+    .regex(/^[^\s/@]+(\/[^\s/@]+(@[^\s/@]+)?|@[^\s/@]+)$/, {
+      error: 'expected a service principal like HTTP/adfs.example.com or HTTP/adfs.example.com@EXAMPLE.COM',
+    })
+    .optional()
+    .meta({
+      description:
+        "The IdP's service principal name, as registered in the directory (setspn). With `@REALM`, the host is mapped to that realm for this profile (as krb5.conf [domain_realm] would). MIT krb5 canonicalizes the host through DNS unless krb5.conf sets `dns_canonicalize_hostname = false` and `rdns = false`: errors name the SPN it actually asked for.",
+      defaultText: '`HTTP/<host of idpUrl>`',
+      examples: ['HTTP/adfs.example.com', 'HTTP/adfs.example.com@EXAMPLE.COM'],
+    }),
+  krb5Conf: z.string().min(1).optional().meta({
+    description: 'krb5.conf for this profile (KDCs, realms).',
+    defaultText: "the system's (or `$KRB5_CONFIG`)",
+  }),
+  realm: z
+    .string()
+    .regex(/^[^\s@]+$/, { error: 'expected a realm like EXAMPLE.COM' })
+    .optional()
+    .meta({
+      description: 'Kerberos realm, for a `principal` written without `@REALM`.',
+      defaultText: "krb5.conf's `default_realm`",
+      examples: ['EXAMPLE.COM'],
+    }),
+};
+
+const KerberosClientAuthSchema = z.strictObject({
+  method: z.literal('kerberos').meta({
+    description:
+      'SPNEGO (`Authorization: Negotiate`) at the token endpoint with tickets from a keytab, plus `use_windows_client_authentication=true`: how ADFS issues client_credentials tokens to a client using Windows Integrated Authentication. No secret anywhere. Needs the `kerberos` addon (libkrb5-dev).',
+  }),
+  ...KerberosKeytabShape,
+});
+
 const ResourceUriSchema = z.url({
   error: 'resource must be an absolute URI, like urn:aws:sts or https://sts.amazonaws.com',
 });
@@ -303,10 +355,14 @@ export const OidcSourceSchema = z.strictObject({
   }),
   clientId: z.string().min(1).meta({ description: 'The OAuth client ID registered at the provider.' }),
   clientAuth: z
-    .discriminatedUnion('method', [ClientSecretAuthSchema, PrivateKeyJwtAuthSchema, TlsClientAuthSchema], {
-      error:
-        'clientAuth.method must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth',
-    })
+    .discriminatedUnion(
+      'method',
+      [ClientSecretAuthSchema, PrivateKeyJwtAuthSchema, TlsClientAuthSchema, KerberosClientAuthSchema],
+      {
+        error:
+          'clientAuth.method must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or kerberos',
+      },
+    )
     .meta({ description: 'How the client authenticates at the token endpoint, chosen by `method`.' }),
   scope: z.string().optional().meta({
     description: '`scope` token-request parameter (space-separated scopes); not sent when unset.',
@@ -533,46 +589,7 @@ const SamlKerberosAuthSchema = z.strictObject({
     description:
       'SPNEGO (`Authorization: Negotiate`) with tickets the broker gets from a keytab, as ADFS Windows Integrated Authentication does: no password anywhere. Needs the `kerberos` addon (libkrb5-dev).',
   }),
-  principal: z
-    .string()
-    .regex(/^[^\s@]+(@[^\s@]+)?$/, { error: 'expected a principal like svc-app@EXAMPLE.COM' })
-    .meta({
-      description: 'Client principal; without `@REALM` the realm comes from `realm` or krb5.conf.',
-      examples: ['svc-billing@EXAMPLE.COM'],
-    }),
-  keytab: z
-    .string()
-    .min(1)
-    .meta({
-      description:
-        "Keytab file with the principal's keys: a path, not a secret reference (there is no password to read). It is as good as the account's password: mode 0600, owned by the broker user.",
-      examples: ['/etc/credential-broker/svc-billing.keytab'],
-    }),
-  spn: z
-    .string()
-    .regex(/^[^\s/@]+(\/[^\s/@]+(@[^\s/@]+)?|@[^\s/@]+)$/, {
-      error: 'expected a service principal like HTTP/adfs.example.com or HTTP/adfs.example.com@EXAMPLE.COM',
-    })
-    .optional()
-    .meta({
-      description:
-        "The IdP's service principal name, as registered in the directory (setspn). With `@REALM`, the host is mapped to that realm for this profile (as krb5.conf [domain_realm] would). MIT krb5 canonicalizes the host through DNS unless krb5.conf sets `dns_canonicalize_hostname = false` and `rdns = false`: errors name the SPN it actually asked for.",
-      defaultText: '`HTTP/<host of idpUrl>`',
-      examples: ['HTTP/adfs.example.com', 'HTTP/adfs.example.com@EXAMPLE.COM'],
-    }),
-  krb5Conf: z.string().min(1).optional().meta({
-    description: 'krb5.conf for this profile (KDCs, realms).',
-    defaultText: "the system's (or `$KRB5_CONFIG`)",
-  }),
-  realm: z
-    .string()
-    .regex(/^[^\s@]+$/, { error: 'expected a realm like EXAMPLE.COM' })
-    .optional()
-    .meta({
-      description: 'Kerberos realm, for a `principal` written without `@REALM`.',
-      defaultText: "krb5.conf's `default_realm`",
-      examples: ['EXAMPLE.COM'],
-    }),
+  ...KerberosKeytabShape,
 });
 
 export const SamlSourceSchema = z.strictObject({

@@ -16,6 +16,7 @@ import type * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, SourceError } from '../errors.ts';
+import type { SpnegoContext } from './kerberos-client.ts';
 import { keyMatches, MaterialError, parsePrivateKey } from './x509-material.ts';
 
 type PrivateKeyJwtAuth = Extract<OidcSourceConfig['clientAuth'], { method: 'private_key_jwt' }>;
@@ -43,6 +44,19 @@ export function clientSecretPost(secret: string): oidc.ClientAuth {
 export function tlsClientAuth(): oidc.ClientAuth {
   return (_as, client, body) => {
     body.set('client_id', client.client_id);
+  };
+}
+
+/**
+ * ADFS's client_credentials with Windows Integrated Authentication: `Authorization: Negotiate`
+ * with a fresh SPNEGO token, and `use_windows_client_authentication=true`, which ADFS requires to
+ * take the Kerberos identity as the client's.
+ */
+export function kerberosClientAuth(context: SpnegoContext): oidc.ClientAuth {
+  return async (_as, client, body, headers) => {
+    body.set('client_id', client.client_id);
+    body.set('use_windows_client_authentication', 'true');
+    headers.set('authorization', `Negotiate ${await context.start()}`);
   };
 }
 

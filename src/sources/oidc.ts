@@ -10,7 +10,14 @@ import { BodyTooLargeError, cappedFetch, causeOf, isHttpsOrLoopback, networkFail
 import { type Fetch, fetchFor, type ResolvedNetwork } from '../network.ts';
 import { loadCertificateMaterial } from './certificate-material.ts';
 import { peekJwt } from './jwt.ts';
-import { clientSecretBasic, clientSecretPost, privateKeyJwt, tlsClientAuth } from './oidc-client-auth.ts';
+import { type KerberosAuth, KerberosIdentity, negotiateToken, SpnegoContext } from './kerberos-client.ts';
+import {
+  clientSecretBasic,
+  clientSecretPost,
+  kerberosClientAuth,
+  privateKeyJwt,
+  tlsClientAuth,
+} from './oidc-client-auth.ts';
 import type { Source } from './types.ts';
 import { MaterialError } from './x509-material.ts';
 
@@ -38,29 +45,12 @@ export class OidcSource implements Source {
   }
 
   async getProof(): Promise<WebIdentityProof> {
-    const { auth, fetch } = await this.clientAuth();
     const server = this.server ?? (await this.discover());
-    const config = new oidc.Configuration(
-      server,
-      this.cfg.clientId,
-      // RFC 8705: a provider may publish separate endpoints for mutual TLS; use them when it does.
-      this.mtls ? { use_mtls_endpoint_aliases: true } : undefined,
-      auth,
-    );
-    config.timeout = this.cfg.timeout / 1000;
-    config[oidc.customFetch] = fetch;
-    // Discovery held the token endpoint to the issuer's rule: plain http only to loopback.
-    if (new URL(this.tokenEndpoint(server)).protocol === 'http:') oidc.allowInsecureRequests(config);
-
-    let response: oidc.TokenEndpointResponse;
-    try {
-      response = await oidc.clientCredentialsGrant(config, this.tokenParameters());
-    } catch (err) {
-      const mapped = await this.mapError(err, 'token request', server);
-      // An unreachable IdP may have moved: look its endpoints up again next time.
-      if (mapped.retryable) this.server = undefined;
-      throw mapped;
-    }
+    const auth = this.cfg.clientAuth;
+    const response =
+      auth.method === 'kerberos'
+        ? await this.kerberosGrant(server, auth)
+        : await this.grant(server, ...(await this.clientAuth()));
 
     const token = this.cfg.token === 'id_token' ? response.id_token : response.access_token;
     if (!token) {
@@ -79,6 +69,54 @@ export class OidcSource implements Source {
       );
     }
     return { kind: 'web-identity', token, ...claims };
+  }
+
+  /** The client_credentials request with this client authentication, errors mapped. */
+  private async grant(
+    server: oidc.ServerMetadata,
+    auth: oidc.ClientAuth,
+    fetch: oidc.CustomFetch,
+  ): Promise<oidc.TokenEndpointResponse> {
+    const config = new oidc.Configuration(
+      server,
+      this.cfg.clientId,
+      // RFC 8705: a provider may publish separate endpoints for mutual TLS; use them when it does.
+      this.mtls ? { use_mtls_endpoint_aliases: true } : undefined,
+      auth,
+    );
+    config.timeout = this.cfg.timeout / 1000;
+    config[oidc.customFetch] = fetch;
+    // Discovery held the token endpoint to the issuer's rule: plain http only to loopback.
+    if (new URL(this.tokenEndpoint(server)).protocol === 'http:') oidc.allowInsecureRequests(config);
+    try {
+      return await oidc.clientCredentialsGrant(config, this.tokenParameters());
+    } catch (err) {
+      const mapped = await this.mapError(err, 'token request', server);
+      // An unreachable IdP may have moved: look its endpoints up again next time.
+      if (mapped.retryable) this.server = undefined;
+      throw mapped;
+    }
+  }
+
+  /**
+   * ADFS's client_credentials with Windows Integrated Authentication: SPNEGO at the token
+   * endpoint (the SPN defaults to HTTP/<token endpoint host>), and its answer used only when its
+   * mutual-authentication token proves the server holds the SPN's key.
+   */
+  private async kerberosGrant(
+    server: oidc.ServerMetadata,
+    auth: KerberosAuth,
+  ): Promise<oidc.TokenEndpointResponse> {
+    const identity = new KerberosIdentity(this.profile, auth, new URL(this.tokenEndpoint(server)).hostname);
+    return identity.run(async (addon) => {
+      const context = new SpnegoContext(addon, identity, this.profile);
+      const verified: oidc.CustomFetch = async (url, options) => {
+        const response = await this.boundedFetch(url, options);
+        if (response.ok) await context.verify(negotiateToken(response.headers.get('www-authenticate')));
+        return response;
+      };
+      return this.grant(server, kerberosClientAuth(context), verified);
+    });
   }
 
   private get mtls(): boolean {
@@ -149,16 +187,16 @@ export class OidcSource implements Source {
     );
   }
 
-  private async clientAuth(): Promise<{ auth: oidc.ClientAuth; fetch: oidc.CustomFetch }> {
+  private async clientAuth(): Promise<[oidc.ClientAuth, oidc.CustomFetch]> {
     const auth = this.cfg.clientAuth;
     try {
       switch (auth.method) {
         case 'client_secret_basic':
-          return { auth: clientSecretBasic(await readSecret(auth.clientSecret)), fetch: this.boundedFetch };
+          return [clientSecretBasic(await readSecret(auth.clientSecret)), this.boundedFetch];
         case 'client_secret_post':
-          return { auth: clientSecretPost(await readSecret(auth.clientSecret)), fetch: this.boundedFetch };
+          return [clientSecretPost(await readSecret(auth.clientSecret)), this.boundedFetch];
         case 'private_key_jwt':
-          return { auth: await privateKeyJwt(auth, this.profile), fetch: this.boundedFetch };
+          return [await privateKeyJwt(auth, this.profile), this.boundedFetch];
         case 'tls_client_auth':
         case 'self_signed_tls_client_auth': {
           const { leaf, chain, privateKey } = await loadCertificateMaterial(auth, 'source.clientAuth');
@@ -166,8 +204,10 @@ export class OidcSource implements Source {
             cert: [leaf, ...chain].map((c) => c.toString()).join('\n'),
             key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
           };
-          return { auth: tlsClientAuth(), fetch: this.fetchWith(fetchFor(this.network, tls)) };
+          return [tlsClientAuth(), this.fetchWith(fetchFor(this.network, tls))];
         }
+        case 'kerberos':
+          throw new Error('kerberos client authentication runs in kerberosGrant');
       }
     } catch (err) {
       if (err instanceof BrokerError || err instanceof MaterialError) {
@@ -192,6 +232,9 @@ export class OidcSource implements Source {
   ): Promise<SourceError> {
     const where = `OIDC ${step} at ${this.cfg.issuer}`;
     const opts = { profile: this.profile, cause: err };
+    // Kerberos failures (GSS errors, a mutual-authentication token that does not verify) already say what to fix.
+    const own = causeOf(err, SourceError);
+    if (own) return own;
     // An unreadable network.caFile: the config's fault, said as the config error says it.
     const configError = causeOf(err, ConfigError);
     if (configError) return new SourceError(configError.code, configError.message, opts);
@@ -268,6 +311,8 @@ const CLIENT_REJECTED_HINT: Record<OidcSourceConfig['clientAuth']['method'], str
   tls_client_auth:
     "check clientId and that the client certificate's subject (or SAN) is the one registered with the client, issued by a CA the provider trusts",
   self_signed_tls_client_auth: "check clientId and that the client's registered JWKS holds this certificate",
+  kerberos:
+    "check that the token endpoint accepts Windows Integrated Authentication for client_credentials (ADFS: a server application whose client is the principal's account, e.g. Add-AdfsServerApplication -ADUserPrincipalName), that clientId is that application's identifier, and that the SPN (auth.spn, default HTTP/<token endpoint host>) is the one registered for the ADFS service account",
 };
 
 function statusHint(status: number, method: OidcSourceConfig['clientAuth']['method']): string {

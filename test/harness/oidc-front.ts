@@ -60,6 +60,8 @@ export class OidcFront {
   readonly forbidden = new Set<string>();
   discovery: ((doc: Record<string, unknown>) => void) | undefined;
   negotiate: NegotiateMapping | undefined;
+  /** True: the final Negotiate token (mutual authentication) is replaced by garbage, as an impostor's would be. */
+  corruptMutualToken = false;
   /** Every token request that reached the front, oldest first. */
   readonly tokenRequests: FrontTokenRequest[] = [];
   /** Why each refused Negotiate attempt was refused (GSS errors, unknown principals). */
@@ -100,7 +102,7 @@ export class OidcFront {
     const params = new URLSearchParams(body.toString('utf8'));
     const record: FrontTokenRequest = {
       authorization: req.headers.authorization,
-      params,
+      params: new URLSearchParams(params),
       host: req.headers.host,
       status: 0,
     };
@@ -149,7 +151,12 @@ export class OidcFront {
 
     const answer = await this.forward(req, forwardBody, headers);
     const out = { ...answer.headers };
-    if (mutual) out['www-authenticate'] = `Negotiate ${mutual}`;
+    if (mutual) {
+      const token = this.corruptMutualToken
+        ? Buffer.from('not a GSS token from this service').toString('base64')
+        : mutual;
+      out['www-authenticate'] = `Negotiate ${token}`;
+    }
     if (this.errorStyle === 'basic-challenge' && answer.status === 401) {
       out['www-authenticate'] = 'Basic realm="machines"';
     }
