@@ -1,4 +1,5 @@
 // `credential-broker advise`: which mechanism fits, why, the alternatives, and starter files.
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -53,6 +54,13 @@ export async function adviseCommand(
     io.stderr(`credential-broker advise: ${samlLogin.problem}\n`);
     return EXIT.USAGE;
   }
+  const accountId = value('account-id');
+  if (accountId !== undefined && !/^\d{12}$/.test(accountId)) {
+    io.stderr(
+      `credential-broker advise: --account-id must be the 12 digits of an AWS account (e.g. 111122223333), not "${accountId}"\n`,
+    );
+    return EXIT.USAGE;
+  }
   const facts: Facts = {
     oidc: has.has('oidc'),
     saml: has.has('saml'),
@@ -65,7 +73,7 @@ export async function adviseCommand(
   };
   const advice = decide(facts);
   const params: StarterParams = {
-    accountId: value('account-id') ?? DEFAULT_PARAMS.accountId,
+    accountId: accountId ?? DEFAULT_PARAMS.accountId,
     roleName: value('role-name') ?? DEFAULT_PARAMS.roleName,
     region: value('region') ?? DEFAULT_PARAMS.region,
     issuer: value('issuer') ?? DEFAULT_PARAMS.issuer,
@@ -90,9 +98,21 @@ export async function adviseCommand(
   const out = value('out');
   if (starter && out) {
     await mkdir(out, { recursive: true });
-    await writeFile(path.join(out, 'config.yaml'), starter.config);
-    await writeFile(path.join(out, 'trust-policy.json'), starter.trustPolicy);
-    await writeFile(path.join(out, 'aws-setup.sh'), starter.awsSetup, { mode: 0o755 });
+    const files: [string, string, number][] = [
+      ['config.yaml', starter.config, 0o644],
+      ['trust-policy.json', starter.trustPolicy, 0o644],
+      ['aws-setup.sh', starter.awsSetup, 0o755],
+    ];
+    if (values.force !== true) {
+      const existing = files.map(([f]) => path.join(out, f)).filter((f) => existsSync(f));
+      if (existing.length > 0) {
+        io.stderr(
+          `credential-broker advise: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written: pass --force to replace, or choose another --out\n`,
+        );
+        return EXIT.FAILURE;
+      }
+    }
+    for (const [file, text, mode] of files) await writeFile(path.join(out, file), text, { mode });
     io.stderr(
       `wrote ${['config.yaml', 'trust-policy.json', 'aws-setup.sh'].map((f) => path.join(out, f)).join(', ')}\n`,
     );

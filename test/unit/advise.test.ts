@@ -1,6 +1,7 @@
 // `advise`: every path of the decision helper, and starter files that are valid as written.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -198,6 +199,35 @@ describe('credential-broker advise (command)', () => {
     );
     assert.equal(config.profiles.default?.role.arn, 'arn:aws:iam::111122223333:role/backup');
     assert.equal((await stat(path.join(dir, 'aws-setup.sh'))).mode & 0o111, 0o111);
+
+    // A second run does not overwrite (the operator may have edited them) unless --force.
+    await writeFile(path.join(dir, 'config.yaml'), '# edited\n');
+    const again = await advise(['--has', 'oidc', '--out', dir]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      /config\.yaml, .*trust-policy\.json, .*aws-setup\.sh already exist; nothing written: pass --force/,
+    );
+    assert.equal(await readFile(path.join(dir, 'config.yaml'), 'utf8'), '# edited\n');
+    assert.equal((await advise(['--has', 'oidc', '--out', dir, '--force'])).code, 0);
+    assert.match(await readFile(path.join(dir, 'config.yaml'), 'utf8'), /type: oidc/);
+
+    // aws-setup.sh runs from any directory: it finds trust-policy.json beside itself. A stand-in
+    // `aws` on PATH reads the file:// documents the way the AWS CLI does (relative to the cwd).
+    const bin = await mkdtemp(path.join(tmpdir(), 'cb-aws-'));
+    await writeFile(
+      path.join(bin, 'aws'),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+      '#!/bin/sh\nfor a in "$@"; do case "$a" in file://*) cat "${a#file://}" >/dev/null || exit 9;; esac; done\necho "aws $*"\n',
+      { mode: 0o755 },
+    );
+    const run = spawnSync('sh', [path.join(dir, 'aws-setup.sh')], {
+      cwd: tmpdir(),
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /aws iam create-role .*file:\/\/trust-policy\.json/);
     const json = JSON.parse((await advise(['--has', 'pki', '--json'])).stdout);
     assert.equal(json.recommended.id, 'mtls');
     assert.equal(json.facts.pki, true);
@@ -290,6 +320,11 @@ describe('credential-broker advise (command)', () => {
     assert.equal(none.code, 64);
     assert.match(none.stderr, /say what you have with --has/);
     assert.match((await cli('advise', '--help')).stdout, /credential-broker advise --has oidc,saml/);
+    for (const id of ['12345', '1111222233334', '11112222333x']) {
+      const badId = await advise(['--has', 'oidc', '--account-id', id]);
+      assert.equal(badId.code, 64, id);
+      assert.match(badId.stderr, /--account-id must be the 12 digits of an AWS account/);
+    }
     const how = await advise(['--has', 'saml', '--saml-login', 'ntlm']);
     assert.equal(how.code, 64);
     assert.match(how.stderr, /--saml-login must be password or kerberos, not "ntlm"/);

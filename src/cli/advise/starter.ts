@@ -52,6 +52,8 @@ export function starterFor(id: MechanismId, p: StarterParams): Starter {
     '#!/bin/sh',
     `# AWS-side setup for ${p.roleName} (review before running; needs IAM permissions)`,
     'set -eu',
+    '# the files it names (trust-policy.json, ...) are beside it, wherever it is run from',
+    'cd "$(dirname "$0")"',
     ...setup,
     `aws iam create-role --role-name ${p.roleName} --assume-role-policy-document file://trust-policy.json --max-session-duration 3600`,
     `# then grant the app what it needs, e.g.:`,
