@@ -4,8 +4,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 export class ImdsTokenStore {
-  /** SHA-256 of the token → expiry (ms since epoch); Map order = issue order. Keyed by digest so
-   * that a lookup never compares attacker-chosen bytes with a live token. */
+  /** SHA-256 of the token → expiry (ms since epoch). Keyed by digest so that a lookup never
+   * compares attacker-chosen bytes with a live token. */
   private readonly tokens = new Map<string, number>();
 
   constructor(
@@ -15,9 +15,13 @@ export class ImdsTokenStore {
 
   issue(ttlSeconds: number): string {
     const now = this.now();
-    for (const [token, expires] of this.tokens) if (expires <= now) this.tokens.delete(token);
-    // Beyond the bound, drop the token issued first (the client fetches another on 401).
-    while (this.tokens.size >= this.maxTokens) this.tokens.delete(this.tokens.keys().next().value as string);
+    if (this.tokens.size >= this.maxTokens) {
+      // Expired tokens go first; if none, the one expiring soonest, whose client would have
+      // fetched another the soonest anyway (it gets 401 and does so now). Issue order is no
+      // guide: a client asking for short TTLs would otherwise keep its tokens while others' went.
+      for (const [token, expires] of this.tokens) if (expires <= now) this.tokens.delete(token);
+      while (this.tokens.size >= this.maxTokens) this.tokens.delete(this.soonestExpiring());
+    }
     const token = randomBytes(32).toString('base64url');
     this.tokens.set(digest(token), now + ttlSeconds * 1000);
     return token;
@@ -31,6 +35,19 @@ export class ImdsTokenStore {
     if (expires > this.now()) return true;
     this.tokens.delete(key);
     return false;
+  }
+
+  /** A scan, not a heap: it runs only when the store is full, and maxTokens is small. */
+  private soonestExpiring(): string {
+    let soonest = '';
+    let at = Infinity;
+    for (const [token, expires] of this.tokens) {
+      if (expires < at) {
+        at = expires;
+        soonest = token;
+      }
+    }
+    return soonest;
   }
 
   get size(): number {

@@ -51,7 +51,7 @@ describe('FailedTokenLimiter', () => {
 });
 
 describe('ImdsTokenStore', () => {
-  it('honours the TTL and bounds the number of tokens, dropping the oldest', () => {
+  it('honours the TTL and bounds the number of tokens, dropping the soonest-expiring', () => {
     let t = 0;
     const store = new ImdsTokenStore(2, () => t);
     const a = store.issue(10);
@@ -62,11 +62,29 @@ describe('ImdsTokenStore', () => {
     assert.equal(store.valid(undefined), false);
     const c = store.issue(100);
     assert.equal(store.size, 2);
-    assert.equal(store.valid(a), false, 'the oldest was dropped');
+    assert.equal(store.valid(a), false, 'the soonest-expiring was dropped');
     t = 50 * SEC;
     assert.ok(store.valid(b) && store.valid(c));
     t = 101 * SEC;
     assert.equal(store.valid(b), false, 'expired');
+  });
+
+  it('when full, drops expired tokens first, then the soonest-expiring, not the first issued', () => {
+    let t = 0;
+    const store = new ImdsTokenStore(3, () => t);
+    const longLived = store.issue(21_600); // an SDK's token, issued first
+    const short = store.issue(60);
+    const shorter = store.issue(30);
+    // a flood of short-TTL tokens must not take the long-lived one issued first
+    const d = store.issue(60);
+    assert.ok(store.valid(longLived), 'the first issued stays');
+    assert.equal(store.valid(shorter), false, 'the soonest-expiring went');
+    assert.ok(store.valid(short) && store.valid(d));
+    t = 61 * SEC; // short and d expired
+    const e = store.issue(100);
+    const f = store.issue(100);
+    assert.ok(store.valid(longLived) && store.valid(e) && store.valid(f), 'expired ones went first');
+    assert.equal(store.size, 3);
   });
 });
 
