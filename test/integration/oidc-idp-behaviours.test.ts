@@ -338,3 +338,32 @@ describe('mutual TLS at the token endpoint (RFC 8705), with the x509 certificate
     assert.equal(mtlsOp.tokenRequests(), before);
   });
 });
+
+describe('token-request parameters', () => {
+  it('audience and extraParams lists repeat the parameter; the request still gets credentials', async () => {
+    reset();
+    const creds = await credentialsFor(
+      await profile(await secretAuth(), 'billing-batch', {
+        audience: ['sts.amazonaws.com', 'https://billing.example.com'],
+        extraParams: { tenant: ['eu', 'us'], purpose: 'billing' },
+      }),
+    );
+    assert.match(creds.accessKeyId, /^ASIA/);
+    const { params } = front.tokenRequests.at(-1)!;
+    assert.deepEqual(params.getAll('audience'), ['sts.amazonaws.com', 'https://billing.example.com']);
+    assert.deepEqual(params.getAll('tenant'), ['eu', 'us']);
+    assert.equal(params.get('purpose'), 'billing');
+    assert.equal(params.get('grant_type'), 'client_credentials');
+  });
+
+  it('extraParams cannot override what the broker sends itself', async () => {
+    const { ConfigSchema } = await import('../../src/config/schema.ts');
+    const result = ConfigSchema.safeParse({
+      profiles: {
+        app: await profile(await secretAuth(), 'billing-batch', { extraParams: { client_id: 'other' } }),
+      },
+    });
+    assert.equal(result.success, false);
+    assert.match(JSON.stringify(result.error?.issues), /extraParams cannot set grant_type, client_id/);
+  });
+});
