@@ -869,6 +869,18 @@ export const LimitsSchema = z.strictObject({
   failedTokenWindow: DurationSchema.default(10 * 60_000).meta({
     description: 'The window `failedTokenMistakes` is counted over.',
   }),
+  keepAliveTimeout: DurationSchema.default(5000).meta({
+    description:
+      'An idle keep-alive connection is closed after this long. SDKs reuse a connection within a burst of calls and fetch credentials every few minutes at most, so a long idle time only lets idle sockets pile up.',
+  }),
+  maxConnections: z.number().int().min(1).max(1_000_000).default(1024).meta({
+    description:
+      'Open connections on this listener at once; beyond it a new connection is closed at once (no answer), while the open ones are served. Idle ones close after `keepAliveTimeout`, so this bounds file descriptors, not traffic.',
+  }),
+  maxConnectionsPerAddress: z.number().int().min(1).max(1_000_000).default(256).meta({
+    description:
+      'Open connections from one non-loopback client address at once (a remote host on a TLS listener); beyond it its new connections are closed. Loopback clients count only against `maxConnections`: every local app shares 127.0.0.1.',
+  }),
 });
 
 export const ServerSchema = z

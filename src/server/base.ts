@@ -1,7 +1,10 @@
 // What every listener of the broker shares (credentials, IMDS): Node server limits, JSON errors
 // instead of fastify's defaults, the request metric, and the hardening hooks.
+
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { LimitsConfig } from '../config/schema.ts';
+import { isLoopbackHost } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { sendError } from './errors.ts';
@@ -17,6 +20,30 @@ export interface BaseAppOptions {
   tls?: TlsMaterial;
   /** Appended to the 404 message: where the real routes are. */
   routesHint: string;
+}
+
+/**
+ * Closes a connection from a non-loopback address that already has `max` open. Loopback is left
+ * to the total cap (server.maxConnections): every local app shares 127.0.0.1, so a cap by address
+ * there would let one app's sockets starve all the others.
+ */
+export function perAddressLimit(max: number): (socket: Socket) => void {
+  const open = new Map<string, number>();
+  return (socket) => {
+    const address = socket.remoteAddress;
+    if (address === undefined || isLoopbackHost(address.replace(/^::ffff:/, ''))) return;
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  };
 }
 
 export function baseApp(opts: BaseAppOptions): FastifyInstance {
@@ -37,6 +64,8 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
     // its bindings on every request, which cost ~40% of the listener's throughput (measured).
     childLoggerFactory: (logger) => logger,
     requestTimeout: limits.requestTimeout,
+    // fastify's default is 72 s: idle sockets piled up until descriptors ran out.
+    keepAliveTimeout: limits.keepAliveTimeout,
     connectionTimeout: limits.requestTimeout,
     routerOptions: { maxParamLength: 100 },
     bodyLimit: 1024,
@@ -45,6 +74,9 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
   });
   // Not a fastify option: the time a client has to send its headers (slowloris).
   app.server.headersTimeout = limits.headersTimeout;
+  // Beyond it Node closes a new connection at once; the ones already open are still served.
+  app.server.maxConnections = limits.maxConnections;
+  app.server.on('connection', perAddressLimit(limits.maxConnectionsPerAddress));
 
   app.addHook('onResponse', (req, reply, done) => {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });

@@ -2,10 +2,12 @@
 // header and URL size, slow clients, the concurrency bound, the source allow-list, the
 // failed-token rate limit and the audit line for each credential response.
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ConfigInput, ImdsConfig } from '../../src/config/schema.ts';
+import { perAddressLimit } from '../../src/server/base.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
 import { startWorld, type World } from '../helpers/world.ts';
@@ -100,6 +102,95 @@ describe('listener limits', () => {
     } finally {
       world.sts.faults.delayMs = 0;
     }
+  });
+});
+
+describe('idle connections', () => {
+  it('beyond limits.maxConnections a new connection is closed at once, the open ones are served; idle ones close after keepAliveTimeout', async () => {
+    const { broker, app } = await world.broker(
+      world.config(
+        { default: world.oidcProfile() },
+        {
+          server: server({
+            limits: {
+              maxConnections: 8,
+              keepAliveTimeout: '1s',
+              headersTimeout: '30s',
+              requestTimeout: '30s',
+            },
+          }),
+        },
+      ),
+    );
+    await broker.start();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => resolve(s));
+        s.on('error', reject);
+      });
+    const closed = (s: Socket) =>
+      new Promise<number>((resolve) => {
+        const started = Date.now();
+        s.on('close', () => resolve(Date.now() - started));
+        s.on('error', () => undefined);
+      });
+    // seven idle sockets and one that will ask: the cap is full
+    const idle = await Promise.all(Array.from({ length: 7 }, open));
+    const asking = await open();
+    await new Promise((r) => setTimeout(r, 200));
+    const extra = await open();
+    const extraClosed = closed(extra);
+    const extraData: Buffer[] = [];
+    extra.on('data', (d) => extraData.push(d));
+    assert.ok((await extraClosed) < 5000, 'the connection beyond the cap is closed at once');
+    assert.equal(Buffer.concat(extraData).length, 0, 'closed without an answer');
+    // a legitimate request on an open connection is answered
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      asking.on('data', (d) => {
+        text += d;
+        if (text.includes('\r\n\r\n') && /"Expiration"/.test(text)) resolve(text);
+      });
+    });
+    asking.write(
+      `GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${await world.token()}\r\n\r\n`,
+    );
+    assert.match(await answer, /^HTTP\/1\.1 200 /);
+    // kept alive after its answer, then closed once idle for keepAliveTimeout
+    const idleFor = await closed(asking);
+    assert.ok(idleFor >= 800 && idleFor < 5000, `closed ${idleFor} ms after its answer`);
+    for (const s of idle) s.destroy();
+  });
+
+  it("limits.maxConnectionsPerAddress closes a remote address's connections beyond it, never loopback ones", () => {
+    const limit = perAddressLimit(2);
+    const socket = (remoteAddress: string) => {
+      const s = Object.assign(new EventEmitter(), {
+        remoteAddress,
+        destroyed: false,
+        destroy() {
+          s.destroyed = true;
+        },
+      });
+      limit(s as unknown as Socket);
+      return s;
+    };
+    const remote = [socket('10.0.0.9'), socket('10.0.0.9'), socket('10.0.0.9')];
+    assert.deepEqual(
+      remote.map((s) => s.destroyed),
+      [false, false, true],
+    );
+    assert.equal(socket('10.0.0.10').destroyed, false, 'another address has its own count');
+    remote[0]!.emit('close');
+    assert.equal(socket('10.0.0.9').destroyed, false, 'a closed connection frees its place');
+    const local = Array.from({ length: 5 }, () => socket('127.0.0.1'));
+    assert.ok(
+      local.every((s) => !s.destroyed),
+      'loopback is bounded by maxConnections only',
+    );
+    assert.equal(socket('::ffff:127.0.0.1').destroyed, false);
   });
 });
 
