@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled entry lives in dist/ (built by `npm install` via "prepare").
+// Thin launcher: the compiled entry lives in dist/ (`npm run build`; `npm pack` builds it via "prepack").
 import { run } from '../dist/main.js';
 
 process.exitCode = await run(process.argv.slice(2));

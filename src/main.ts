@@ -6,7 +6,7 @@ import { COMMANDS, commandNamed } from './cli/index.ts';
 import { type Io, processIo } from './cli/io.ts';
 import { DEFAULT_CONFIG_PATH } from './config/default-path.ts';
 import { ConfigError, describeError, EXIT } from './errors.ts';
-import { version } from './telemetry/build-info.ts';
+import { buildInfo } from './telemetry/build-info.ts';
 
 // The SDK warns on Node 20 that its releases after January 2027 need Node 22. The broker pins
 // its SDK version (package-lock), so the warning says nothing an operator can act on at runtime.
@@ -81,7 +81,8 @@ function topLevel(argv: string[], io: Io): number {
     return EXIT.USAGE;
   }
   if (values.version) {
-    io.stdout(`${version()}\n`);
+    const { version, commit } = buildInfo();
+    io.stdout(`${version} (commit ${commit})\n`);
     return EXIT.OK;
   }
   if (values.help) {

@@ -34,7 +34,7 @@ describe('credential-broker CLI', () => {
     assert.match(help.stdout, /credential-broker serve \[--config FILE\]/);
     const version = await cli('--version');
     assert.equal(version.code, 0);
-    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+ \(commit ([0-9a-f]{7,40}(-dirty)?|unknown)\)\n$/);
     assert.equal((await cli()).code, 64);
     const unknown = await cli('frobnicate');
     assert.equal(unknown.code, 64);
