@@ -65,7 +65,7 @@ export class Broker {
       this.runtimes.set(name, this.createRuntime(name, profile));
       if (profile.tokenFile) profileTokens.set(name, profile.tokenFile);
     }
-    this.tokens = new ClientTokens(config.server.tokenFile ?? defaultTokenFile(), profileTokens);
+    this.tokens = new ClientTokens(config.server.tokenFile ?? defaultTokenFile(), profileTokens, deps.logger);
   }
 
   /** First fetch for every non-lazy profile, in parallel; failures are logged and retried, not thrown. */
@@ -105,7 +105,11 @@ export class Broker {
         (old ? summary.changed : summary.added).push(name);
         fresh.set(name, this.createRuntime(name, profile));
       }
-      const tokens = new ClientTokens(next.server.tokenFile ?? defaultTokenFile(), profileTokens);
+      const tokens = new ClientTokens(
+        next.server.tokenFile ?? defaultTokenFile(),
+        profileTokens,
+        this.deps.logger,
+      );
       await tokens.ensureAll();
       this.tokens = tokens;
     } catch (err) {
