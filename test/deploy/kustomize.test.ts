@@ -185,9 +185,10 @@ function assertSidecar(objects: Obj[], workload: Obj): { broker: Obj; config: Ob
   const config = brokerConfig(objects, pod);
   assertProjectedToken(pod, broker, config);
 
-  // Every app container gets the endpoint and the token file from a shared in-memory volume.
+  // Every app container gets the endpoint and the token file from a shared in-memory volume, in a
+  // subfolder of it: an emptyDir is 0777 without the sticky bit, a folder the broker refuses.
   const brokerMount = broker.volumeMounts.find(
-    (m: Obj) => m.mountPath === path.dirname(config.server.tokenFile),
+    (m: Obj) => path.dirname(path.dirname(config.server.tokenFile)) === m.mountPath,
   );
   assert.ok(brokerMount && !brokerMount.readOnly, `${what}: the broker writes the token folder`);
   const shared = pod.volumes.find((v: Obj) => v.name === brokerMount.name);
