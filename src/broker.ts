@@ -5,7 +5,7 @@ import type { Config, Profile } from './config/schema.ts';
 import type { AwsCredentials } from './model/credentials.ts';
 import type { Proof } from './model/proof.ts';
 import type { Readiness } from './model/status.ts';
-import { resolveNetwork } from './network.ts';
+import { refuseDisabledTlsVerification, resolveNetwork } from './network.ts';
 import { ClientTokens, defaultTokenFile } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/types.ts';
@@ -60,6 +60,7 @@ export class Broker {
     public config: Config,
     private readonly deps: BrokerDeps,
   ) {
+    refuseDisabledTlsVerification(); // serve and check both start here
     const profileTokens = new Map<string, string>();
     for (const [name, profile] of Object.entries(config.profiles)) {
       this.runtimes.set(name, this.createRuntime(name, profile));

@@ -29,6 +29,21 @@ export interface ResolvedNetwork {
   caFile: string | undefined;
 }
 
+/**
+ * NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate verification for every TLS connection of
+ * the process: STS and the identity providers could then be anyone on the path, and the
+ * credentials and client secrets sent to them with it. Refused (a config error, exit 78) rather
+ * than warned about: a warning at start is lost in the logs while every request stays exposed,
+ * and `network.caFile` is the narrow fix for the usual reason (a private or inspecting CA).
+ */
+export function refuseDisabledTlsVerification(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    throw new ConfigError(
+      'NODE_TLS_REJECT_UNAUTHORIZED=0 is set: it turns off certificate checks for STS and the identity providers; unset it, and name a private or TLS-inspecting CA in network.caFile instead',
+    );
+  }
+}
+
 /** No proxy, no extra CA: for callers given no network settings (the environment is not consulted). */
 export const DIRECT: ResolvedNetwork = { proxy: undefined, noProxy: [], caFile: undefined };
 
