@@ -29,6 +29,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { importKerberosAddon } from '../../src/sources/kerberos-addon.ts';
 import { listenOnLoopback } from './listen.ts';
 
 export interface FrontTokenRequest {
@@ -195,7 +196,7 @@ export class OidcFront {
   }
 
   private async verifyNegotiate(token: string): Promise<{ principal: string; reply: string } | undefined> {
-    const kerberos = (await import('kerberos')).default;
+    const kerberos = await importKerberosAddon();
     try {
       const server = await kerberos.initializeServer(this.negotiate!.service);
       await server.step(token);
