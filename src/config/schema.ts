@@ -100,13 +100,14 @@ export const StsSettingsSchema = z.strictObject({
     .meta({
       description:
         'AWS region whose regional STS endpoint (sts.REGION.amazonaws.com) is called; us-east-1 is also what the global endpoint means.',
-      defaultText: '`us-east-1`',
+      defaultText: '`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`',
       examples: ['eu-west-1'],
     }),
   endpoint: HttpUrlSchema.optional().meta({
     description:
       'STS endpoint URL to call instead of the regional one: an STS VPC endpoint, or a test emulator. https only (plain http only to a loopback address).',
-    defaultText: 'the regional endpoint',
+    defaultText:
+      '`AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL` (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the regional endpoint',
     examples: ['https://vpce-0abc-123.sts.eu-west-1.vpce.amazonaws.com'],
   }),
   timeout: DurationSchema.optional().meta({

@@ -4,8 +4,8 @@
 import { hostname } from 'node:os';
 import { STSClient, type Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import { UndiciHttpHandler } from '@smithy/undici-http-handler';
-import type { RoleConfig, StsSettings } from '../config/schema.ts';
-import { StsError } from '../errors.ts';
+import { type RoleConfig, type StsSettings, StsSettingsSchema } from '../config/schema.ts';
+import { ConfigError, StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { Proof } from '../model/proof.ts';
 import { networkFailureOf } from '../net.ts';
@@ -36,10 +36,42 @@ export const DEFAULT_STS: ResolvedStsSettings = {
   clockSkewTolerance: 5 * 60_000,
 };
 
-/** Profile settings over top-level settings over defaults. */
+/**
+ * The AWS SDKs' environment conventions for STS, as a settings layer: the region from AWS_REGION,
+ * else AWS_DEFAULT_REGION; the endpoint from AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, unless
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true. A value the config would refuse is refused here too,
+ * naming the variable, rather than sending credentials to a URL nobody checked.
+ */
+export function stsSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StsSettings {
+  const pick = (...names: string[]) => {
+    const name = names.find((n) => env[n]);
+    return name ? { name, value: env[name] as string } : undefined;
+  };
+  const ignoreEndpoints = env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true';
+  const fromEnv = {
+    region: pick('AWS_REGION', 'AWS_DEFAULT_REGION'),
+    endpoint: ignoreEndpoints ? undefined : pick('AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL'),
+  };
+  const settings: StsSettings = {};
+  for (const key of ['region', 'endpoint'] as const) {
+    const found = fromEnv[key];
+    if (!found) continue;
+    const parsed = StsSettingsSchema.shape[key].safeParse(found.value);
+    if (!parsed.success) {
+      throw new ConfigError(
+        `environment variable ${found.name}=${found.value}: ${parsed.error.issues[0]?.message}; fix or unset it, or set sts.${key} in the config (which wins over the environment)`,
+      );
+    }
+    settings[key] = parsed.data;
+  }
+  return settings;
+}
+
+/** Profile settings over top-level settings over the environment (stsSettingsFromEnv) over defaults:
+ * a value written in the config is the operator's explicit choice, the environment a fallback. */
 export function resolveStsSettings(...layers: (StsSettings | undefined)[]): ResolvedStsSettings {
   const merged = { ...DEFAULT_STS };
-  for (const layer of layers) {
+  for (const layer of [stsSettingsFromEnv(), ...layers]) {
     if (layer?.region) merged.region = layer.region;
     if (layer?.endpoint) merged.endpoint = layer.endpoint;
     if (layer?.timeout) merged.timeout = layer.timeout;

@@ -119,7 +119,15 @@ describe('config reference (docs/config-reference.md)', () => {
         .filter((s) => s.path.startsWith('sts.'))
         .map((s) => [s.path, s.default.replace(/^`|`$/g, '')]),
     );
-    assert.equal(defaults.get('sts.region'), DEFAULT_STS.region);
+    // The environment comes first, as the AWS SDKs read it; the built-in default last.
+    assert.equal(
+      defaults.get('sts.region'),
+      `AWS_REGION\`, else \`AWS_DEFAULT_REGION\`, else \`${DEFAULT_STS.region}`,
+    );
+    assert.match(
+      defaults.get('sts.endpoint') ?? '',
+      /^AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`.*regional endpoint$/,
+    );
     assert.equal(parseDuration(defaults.get('sts.timeout') ?? ''), DEFAULT_STS.timeout);
     assert.equal(parseDuration(defaults.get('sts.clockSkewTolerance') ?? ''), DEFAULT_STS.clockSkewTolerance);
     assert.equal(defaults.get('sts.useFipsEndpoint'), String(DEFAULT_STS.useFipsEndpoint ?? false));
