@@ -1,4 +1,5 @@
-// The broker owns the validated config and one Refresher per profile; it is all the server asks.
+// The broker owns the validated config and one Refresher per profile. The server sees it only
+// through the narrow interface it declares (server/broker-port.ts), which this class satisfies.
 import { isDeepStrictEqual } from 'node:util';
 import { type Clock, type RefreshEvent, Refresher, systemClock } from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema.ts';
@@ -6,7 +7,6 @@ import type { AwsCredentials } from './model/credentials.ts';
 import type { Proof } from './model/proof.ts';
 import type { Readiness } from './model/status.ts';
 import { refuseDisabledTlsVerification, resolveNetwork } from './network.ts';
-import { ClientTokens, defaultTokenFile } from './server/client-tokens.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/types.ts';
 import { noteCertificate } from './sources/x509.ts';
@@ -52,8 +52,6 @@ function sameProfile(a: Config, b: Config, name: string): boolean {
 }
 
 export class Broker {
-  /** Replaced (not mutated) by reload(). */
-  tokens: ClientTokens;
   private readonly runtimes = new Map<string, ProfileRuntime>();
 
   constructor(
@@ -61,17 +59,13 @@ export class Broker {
     private readonly deps: BrokerDeps,
   ) {
     refuseDisabledTlsVerification(); // serve and check both start here
-    const profileTokens = new Map<string, string>();
     for (const [name, profile] of Object.entries(config.profiles)) {
       this.runtimes.set(name, this.createRuntime(name, profile));
-      if (profile.tokenFile) profileTokens.set(name, profile.tokenFile);
     }
-    this.tokens = new ClientTokens(config.server.tokenFile ?? defaultTokenFile(), profileTokens, deps.logger);
   }
 
   /** First fetch for every non-lazy profile, in parallel; failures are logged and retried, not thrown. */
   async start(): Promise<void> {
-    await this.tokens.ensureAll();
     await Promise.all(
       [...this.runtimes.values()].filter((r) => !r.config.lazy).map((r) => r.refresher.start()),
     );
@@ -85,19 +79,17 @@ export class Broker {
    * Applies a new, already validated config (SIGHUP). A profile whose settings (and the top-level
    * defaults it inherits) are deep-equal keeps its Refresher: cached credentials and timers. A
    * changed or added profile gets a new Refresher, started here; a removed one is stopped and
-   * answers 404 from now on. Sources and token files are prepared before anything is swapped,
-   * so a failure leaves the running config untouched. Server, logging and metrics settings are
-   * the caller's (listeners need a restart).
+   * answers 404 from now on. Sources are prepared before anything is swapped, so a failure
+   * leaves the running config untouched. Server settings (client tokens included), logging and
+   * metrics are the caller's (cli/service.ts).
    */
   async reload(next: Config): Promise<ReloadSummary> {
     const previous = this.config;
     const summary: ReloadSummary = { added: [], changed: [], removed: [], kept: [] };
     const fresh = new Map<string, ProfileRuntime>();
-    const profileTokens = new Map<string, string>();
     this.config = next; // createRuntime() resolves STS settings against this.config
     try {
       for (const [name, profile] of Object.entries(next.profiles)) {
-        if (profile.tokenFile) profileTokens.set(name, profile.tokenFile);
         const old = this.runtimes.get(name);
         if (old && sameProfile(previous, next, name)) {
           summary.kept.push(name);
@@ -106,13 +98,6 @@ export class Broker {
         (old ? summary.changed : summary.added).push(name);
         fresh.set(name, this.createRuntime(name, profile));
       }
-      const tokens = new ClientTokens(
-        next.server.tokenFile ?? defaultTokenFile(),
-        profileTokens,
-        this.deps.logger,
-      );
-      await tokens.ensureAll();
-      this.tokens = tokens;
     } catch (err) {
       this.config = previous;
       throw err;
@@ -144,6 +129,16 @@ export class Broker {
   /** Credentials to serve for a profile (throws UnavailableError when none are valid). */
   credentials(profile: string, minRemaining?: number): Promise<AwsCredentials> {
     return this.runtime(profile).refresher.get(minRemaining);
+  }
+
+  /** What credentials() would serve at once, without a promise; undefined: await credentials(). */
+  cached(profile: string, minRemaining?: number): AwsCredentials | undefined {
+    return this.runtime(profile).refresher.cached(minRemaining);
+  }
+
+  /** The profile's role (role.arn; a chain's hops are not consulted). */
+  roleArn(profile: string): string {
+    return this.runtime(profile).config.role.arn;
   }
 
   /** Refresh a profile now (shared with any refresh in flight), e.g. after an operator fixed its IdP. */
@@ -183,20 +178,6 @@ export class Broker {
       if (counts && status.state === 'empty') ready = false;
     }
     return { ready, profiles };
-  }
-
-  /** Refreshes seconds-until-expiry gauges; called when /metrics is scraped. */
-  updateExpiryGauges(now = Date.now()): void {
-    for (const r of this.runtimes.values()) {
-      const exp = r.refresher.status().expiration;
-      if (exp) {
-        this.deps.metrics.expirySeconds.set({ profile: r.name }, Math.round((exp.getTime() - now) / 1000));
-        this.deps.metrics.expiryTimestamp.set({ profile: r.name }, exp.getTime() / 1000);
-      } else {
-        this.deps.metrics.expirySeconds.remove({ profile: r.name });
-        this.deps.metrics.expiryTimestamp.remove({ profile: r.name });
-      }
-    }
   }
 
   private runtime(profile: string): ProfileRuntime {

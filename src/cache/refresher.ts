@@ -114,13 +114,10 @@ export class Refresher {
    * with < 25 min left), capped like the profile's own floor at half the lifetime.
    */
   async get(minRemaining?: number): Promise<AwsCredentials> {
+    const hit = this.cached(minRemaining);
+    if (hit) return hit;
     const now = this.clock.now();
     const current = this.current;
-    const floor =
-      minRemaining === undefined
-        ? this.floor
-        : Math.max(this.floor, Math.min(minRemaining, this.lifetime / 2));
-    if (current && this.remaining(current, now) > floor) return current;
 
     const inBackoff =
       this.nextAttemptAt !== undefined && this.nextAttemptAt > now && this.lastError !== undefined;
@@ -140,6 +137,21 @@ export class Refresher {
     const fallback = this.current;
     if (fallback && this.remaining(fallback, this.clock.now()) > EXPIRY_SAFETY_MS) return fallback;
     throw this.unavailable();
+  }
+
+  /**
+   * get()'s first step alone, synchronously: the credentials get() would serve at once (healthy
+   * and above the floor), or undefined when the caller must await get(). For a fast path that
+   * answers without a promise when, as almost always, the credentials are held.
+   */
+  cached(minRemaining?: number): AwsCredentials | undefined {
+    const current = this.current;
+    if (current === undefined) return undefined;
+    const floor =
+      minRemaining === undefined
+        ? this.floor
+        : Math.max(this.floor, Math.min(minRemaining, this.lifetime / 2));
+    return this.remaining(current, this.clock.now()) > floor ? current : undefined;
   }
 
   /** Resolves when no fetch is in flight (whatever its outcome): for shutdown and tests. */

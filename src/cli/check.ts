@@ -10,6 +10,7 @@ import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, describeError, EXIT, isBrokerError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { networkErrorOf, parseListen } from '../net.ts';
+import { tokenFileFor } from '../server/client-tokens.ts';
 import { getCallerIdentity } from '../sts/exchange.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
@@ -135,12 +136,12 @@ async function checkRunningBroker(
   const url = `${broker.config.server.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/v1/credentials/${profile}`;
   let token: string;
   try {
-    token = await readFile(broker.tokens.fileFor(profile), 'utf8');
+    token = await readFile(tokenFileFor(broker.config, profile), 'utf8');
   } catch {
     return done({
       ok: true,
       skipped: true,
-      detail: `no token file at ${broker.tokens.fileFor(profile)} (broker never started?)`,
+      detail: `no token file at ${tokenFileFor(broker.config, profile)} (broker never started?)`,
     });
   }
   try {

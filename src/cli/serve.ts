@@ -2,6 +2,7 @@ import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { parseListen } from '../net.ts';
 import { buildApp } from '../server/app.ts';
+import { ReloadableClientTokens } from '../server/client-tokens.ts';
 import { buildImdsApp } from '../server/imds-app.ts';
 import { buildOpsApp } from '../server/ops-app.ts';
 import { loadTls } from '../server/tls.ts';
@@ -24,7 +25,9 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   exitOnFatalErrors(logger);
   const metrics = new Metrics();
   const broker = new Broker(config, { logger, metrics });
-  await broker.tokens.ensureAll(); // a token-file problem is a config problem: fail before listening
+  // Client-token auth is the server's (a hook of the credentials routes), fed from here and
+  // swapped on reload. A token-file problem is a config problem: fail before listening.
+  const tokens = await ReloadableClientTokens.load(config, logger);
   const notifier = createNotifier(logger);
   const service = new Service({
     file,
@@ -34,15 +37,27 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     metrics,
     notifier,
     levelOverride: process.env.LOG_LEVEL || undefined,
+    prepareReload: (next) => tokens.prepare(next),
   });
   // Signals are handled from here on: a SIGTERM during the first fetch still drains and exits 0.
   const stopped = service.handleSignals();
 
   const { host } = parseListen(config.server.listen);
   const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
-  const app = buildApp({ broker, logger, metrics, listenHost: host, tls });
+  const app = buildApp({
+    broker,
+    server: config.server,
+    tokens: () => tokens.current,
+    logger,
+    metrics,
+    listenHost: host,
+    tls,
+  });
+  const { limits } = config.server;
   // Built before anything listens: a listener that cannot be built must not leave others running.
-  const imdsApp = config.imds ? buildImdsApp({ broker, imds: config.imds, logger, metrics }) : undefined;
+  const imdsApp = config.imds
+    ? buildImdsApp({ broker, imds: config.imds, limits, logger, metrics })
+    : undefined;
   const address = await service.listen(
     'credentials',
     app,
@@ -57,7 +72,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   }
   let metricsAddress: string | undefined;
   if (config.metrics.listen) {
-    const opsApp = buildOpsApp({ broker, logger, metrics });
+    const opsApp = buildOpsApp({ broker, listener: config.metrics, limits, logger, metrics });
     metricsAddress = await service.listen(
       'metrics',
       opsApp,
@@ -74,7 +89,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
       imdsAddress,
       socketActivated: Object.keys(sockets),
       profiles: broker.profileNames(),
-      tokenFile: broker.tokens.fileFor('default'),
+      tokenFile: tokens.current.fileFor('default'),
     },
     'credential broker listening',
   );

@@ -41,6 +41,11 @@ export interface ServiceOptions {
   notifier: Notifier;
   /** LOG_LEVEL from the environment, which wins over logging.level on reload too. */
   levelOverride?: string;
+  /**
+   * Readies what a new config needs beside the broker (the client tokens): throws to refuse the
+   * config, else returns what puts it in force, called once the broker has taken it.
+   */
+  prepareReload?: (next: Config) => Promise<() => void>;
 }
 
 export class Service {
@@ -123,7 +128,9 @@ export class Service {
     let next: Config;
     try {
       ({ config: next } = await loadConfigFile(this.opts.file));
+      const commit = await this.opts.prepareReload?.(next);
       const summary = await broker.reload(next);
+      commit?.();
       logger.info({ trigger, ...summary }, 'config reloaded');
     } catch (err) {
       metrics.reloads.inc({ outcome: 'error' });

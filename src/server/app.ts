@@ -1,17 +1,23 @@
 // The HTTP face of the broker: small encapsulated plugins, JSON schemas on routes, testable
-// through app.inject() without opening a port.
+// through app.inject() without opening a port. It sees the broker only through BrokerPort.
 import type { FastifyInstance } from 'fastify';
-import type { Broker } from '../broker.ts';
+import type { ServerConfig } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { baseApp } from './base.ts';
+import type { BrokerPort } from './broker-port.ts';
+import type { ClientTokens } from './client-tokens.ts';
 import { credentialsRoutes } from './credentials-routes.ts';
 import { guardPlugin } from './guard.ts';
 import { healthRoutes, metricsRoute } from './health-routes.ts';
 import type { TlsMaterial } from './tls.ts';
 
 export interface AppOptions {
-  broker: Broker;
+  broker: BrokerPort;
+  /** server: limits, allow-list (its listen, tls and token files are applied by the caller). */
+  server: Pick<ServerConfig, 'limits' | 'allow'>;
+  /** The client tokens in force; `serve` swaps them on reload. */
+  tokens: () => ClientTokens;
   logger: Logger;
   metrics: Metrics;
   /** Host part of the listen address, accepted in the Host header besides loopback names. */
@@ -22,7 +28,7 @@ export interface AppOptions {
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { broker, logger, metrics, tls } = opts;
-  const { limits, allow } = broker.config.server;
+  const { limits, allow } = opts.server;
   const app = baseApp({
     logger,
     metrics,
@@ -36,7 +42,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // must not read either.
   guardPlugin(app, { listenHost: opts.listenHost, hosts: tls?.names });
   app.register(async (scope) => {
-    credentialsRoutes(scope, { broker, metrics, logger });
+    credentialsRoutes(scope, { broker, logger, auth: { tokens: opts.tokens, limits, metrics } });
   });
   app.register(async (scope) => {
     healthRoutes(scope, { broker });

@@ -7,9 +7,9 @@ import type { LimitsConfig } from '../config/schema.ts';
 import { isLoopbackHost } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { sendError } from './errors.ts';
 import { hardeningPlugin } from './hardening.ts';
 import type { TlsMaterial } from './tls.ts';
+import { sendError } from './wire.ts';
 
 export interface BaseAppOptions {
   logger: Logger;

@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -106,6 +107,53 @@ function tokenFileError(file: string, err: unknown): ConfigError {
 /** Where the shared client token lives unless server.tokenFile says otherwise. */
 export function defaultTokenFile(): string {
   return path.join(process.env.RUNTIME_DIRECTORY ?? '/run/credential-broker', 'token');
+}
+
+/** The token file that grants `profile`: its own tokenFile, else the shared one. */
+export function tokenFileFor(config: Config, profile: string): string {
+  return config.profiles[profile]?.tokenFile ?? config.server.tokenFile ?? defaultTokenFile();
+}
+
+/** The client tokens a config asks for (files are created and checked by ensureAll()). */
+export function clientTokensFor(config: Config, logger?: Logger): ClientTokens {
+  const profileFiles = new Map<string, string>();
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    if (profile.tokenFile) profileFiles.set(name, profile.tokenFile);
+  }
+  return new ClientTokens(config.server.tokenFile ?? defaultTokenFile(), profileFiles, logger);
+}
+
+/**
+ * The client tokens in force for the credentials routes' auth hook (client-auth.ts). `serve`
+ * creates them before listening; a reload readies the new config's token files first and swaps
+ * the whole set only once the rest of the config is in force too (cli/service.ts).
+ */
+export class ReloadableClientTokens {
+  private constructor(
+    private tokens: ClientTokens,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Creates missing token files and checks existing ones: throws ConfigError when one is unsafe. */
+  static async load(config: Config, logger?: Logger): Promise<ReloadableClientTokens> {
+    const tokens = clientTokensFor(config, logger);
+    await tokens.ensureAll();
+    return new ReloadableClientTokens(tokens, logger);
+  }
+
+  get current(): ClientTokens {
+    return this.tokens;
+  }
+
+  /** Readies `next`'s token files (throws, changing nothing, when one cannot be); the returned
+   * function puts them in force. */
+  async prepare(next: Config): Promise<() => void> {
+    const prepared = clientTokensFor(next, this.logger);
+    await prepared.ensureAll();
+    return () => {
+      this.tokens = prepared;
+    };
+  }
 }
 
 export type TokenCheck = 'ok' | 'missing' | 'invalid' | 'other-profile';

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLoopbackHost } from '../net.ts';
-import { sendError } from './errors.ts';
+import { sendError } from './wire.ts';
 
 // Browsers send Sec-Fetch-Site/-Dest on every request; Node's own fetch() sends a lone
 // `sec-fetch-mode: cors`, so that header alone is not taken as a browser.

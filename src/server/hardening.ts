@@ -5,7 +5,7 @@ import { BlockList, isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { LimitsConfig } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { sendError } from './errors.ts';
+import { sendError } from './wire.ts';
 
 /** Allow-list entries ("10.0.0.0/8", "::1/128", "127.0.0.1") as a matcher. */
 export function addressMatcher(entries: readonly string[]): (address: string) => boolean {

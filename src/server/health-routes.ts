@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { Broker } from '../broker.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { BrokerPort } from './broker-port.ts';
 
 /** /healthz: the process answers. /readyz: every profile that must be ready holds valid credentials. */
-export function healthRoutes(app: FastifyInstance, opts: { broker: Broker }): void {
+export function healthRoutes(app: FastifyInstance, opts: { broker: Pick<BrokerPort, 'readiness'> }): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const { ready, profiles } = opts.broker.readiness();
@@ -21,9 +21,11 @@ export function healthRoutes(app: FastifyInstance, opts: { broker: Broker }): vo
   });
 }
 
-export function metricsRoute(app: FastifyInstance, opts: { broker: Broker; metrics: Metrics }): void {
+export function metricsRoute(
+  app: FastifyInstance,
+  opts: { broker: Pick<BrokerPort, 'readiness'>; metrics: Metrics },
+): void {
   app.get('/metrics', async (_req, reply) => {
-    opts.broker.updateExpiryGauges();
     opts.metrics.updateProfileGauges(opts.broker.readiness().profiles);
     return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });

@@ -1,18 +1,20 @@
 // The IMDSv2 listener: its own fastify app and port (off unless `imds:` is configured), with the
 // same limits and browser/rebinding guard as the credentials listener.
 import type { FastifyInstance } from 'fastify';
-import type { Broker } from '../broker.ts';
-import type { ImdsConfig } from '../config/schema.ts';
+import type { ImdsConfig, LimitsConfig } from '../config/schema.ts';
 import { parseListen } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { baseApp } from './base.ts';
+import type { BrokerPort } from './broker-port.ts';
 import { guardPlugin } from './guard.ts';
 import { imdsRoutes } from './imds-routes.ts';
 
 export function buildImdsApp(opts: {
-  broker: Broker;
+  broker: BrokerPort;
   imds: ImdsConfig;
+  /** server.limits: the same bounds as the credentials listener. */
+  limits: LimitsConfig;
   logger: Logger;
   metrics: Metrics;
 }): FastifyInstance {
@@ -20,7 +22,7 @@ export function buildImdsApp(opts: {
   const app = baseApp({
     logger,
     metrics,
-    limits: broker.config.server.limits,
+    limits: opts.limits,
     allow: imds.allow,
     routesHint: 'credentials are at /latest/meta-data/iam/security-credentials/',
   });

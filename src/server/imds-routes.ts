@@ -2,15 +2,14 @@
 // (docs/sdk-contract.md, IMDSv2 listener): a session token from PUT /latest/api/token,
 // then the one role name and its credentials, on the legacy and the "extended" path.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Broker } from '../broker.ts';
 import type { ImdsConfig } from '../config/schema.ts';
 import { UnavailableError } from '../errors.ts';
-import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
+import type { AwsCredentials } from '../model/credentials.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';
-import { credentialsBody } from './credentials-routes.ts';
-import { sendError } from './errors.ts';
+import type { BrokerPort } from './broker-port.ts';
 import { ImdsTokenStore } from './imds-tokens.ts';
 import { ServedAudit } from './served-audit.ts';
+import { imdsCredentialsBody, imdsCredentialsSchema, sendError, sendUnavailable } from './wire.ts';
 
 /** botocore stretches IMDS credentials with <= 15 min + 2..10 min jitter left by 17–25 min, past
  * their real expiry; so while the source is healthy IMDS serves more than 25 min. */
@@ -21,38 +20,21 @@ const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 /** EC2's bounds for the requested TTL. */
 const MAX_TTL_SECONDS = 21_600;
 
-const str = { type: 'string' } as const;
-/** Serialised by this schema: nothing beyond these fields can leave the route. */
+/** Serialised by the response schema: nothing beyond the IMDS fields can leave the route. */
 const IMDS_CREDENTIALS_SCHEMA = {
   params: { type: 'object', properties: { name: { type: 'string', maxLength: 128 } }, required: ['name'] },
-  response: {
-    200: {
-      type: 'object',
-      required: ['Code', 'LastUpdated', 'Type', 'AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration'],
-      properties: {
-        Code: str,
-        LastUpdated: str,
-        Type: str,
-        AccessKeyId: str,
-        SecretAccessKey: str,
-        Token: str,
-        Expiration: str,
-        AccountId: str,
-        RoleArn: str,
-      },
-    },
-  },
+  response: { 200: imdsCredentialsSchema },
 } as const;
 
 /** The name listed under security-credentials/: the role's name, as on EC2. */
-export function imdsRoleName(broker: Broker, imds: ImdsConfig): string {
+export function imdsRoleName(broker: BrokerPort, imds: ImdsConfig): string {
   // imds.profile names a configured profile: the config schema refuses anything else.
-  return broker.describe(imds.profile).roleArn.split('/').pop() as string;
+  return broker.roleArn(imds.profile).split('/').pop() as string;
 }
 
 export function imdsRoutes(
   app: FastifyInstance,
-  opts: { broker: Broker; imds: ImdsConfig; logger: Logger },
+  opts: { broker: BrokerPort; imds: ImdsConfig; logger: Logger },
 ): void {
   const { broker, imds } = opts;
   const logger = auditLogger(opts.logger);
@@ -128,24 +110,20 @@ export function imdsRoutes(
         }
         const remote = req.ip;
         try {
-          const c = await broker.credentials(imds.profile, IMDS_MIN_REMAINING_MS);
+          const c =
+            broker.cached(imds.profile, IMDS_MIN_REMAINING_MS) ??
+            (await broker.credentials(imds.profile, IMDS_MIN_REMAINING_MS));
           if (!firstServed.has(c)) firstServed.set(c, new Date());
           audit.served({ profile: imds.profile, remote, via: 'imds' }, c);
           reply.header('cache-control', 'no-store');
-          return {
-            Code: 'Success',
-            LastUpdated: formatExpiration(firstServed.get(c) as Date),
-            Type: 'AWS-HMAC',
-            ...credentialsBody(c),
-          };
+          return imdsCredentialsBody(c, firstServed.get(c) as Date);
         } catch (err) {
           if (!(err instanceof UnavailableError)) throw err;
           logger.warn(
             { profile: imds.profile, remote, outcome: err.code, via: 'imds' },
             'credential request refused',
           );
-          reply.header('Retry-After', String(err.retryAfterSeconds ?? 1));
-          return sendError(reply, 503, err.code, err.message);
+          return sendUnavailable(reply, err);
         }
       },
     );

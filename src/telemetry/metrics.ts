@@ -136,6 +136,13 @@ export class Metrics {
         this.nextAttemptSeconds.set({ profile }, Math.round((s.nextAttemptAt - now) / 1000));
       for (const state of ['ready', 'stale', 'empty'] as const)
         this.profileState.set({ profile, state }, s.state === state ? 1 : 0);
+      if (s.expiration) {
+        this.expirySeconds.set({ profile }, Math.round((s.expiration.getTime() - now) / 1000));
+        this.expiryTimestamp.set({ profile }, s.expiration.getTime() / 1000);
+      } else {
+        this.expirySeconds.remove({ profile });
+        this.expiryTimestamp.remove({ profile });
+      }
     }
   }
 

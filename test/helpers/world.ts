@@ -11,6 +11,7 @@ import { Broker, type BrokerDeps } from '../../src/broker.ts';
 import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
 import type { BrokerError } from '../../src/errors.ts';
 import { buildApp } from '../../src/server/app.ts';
+import { ReloadableClientTokens } from '../../src/server/client-tokens.ts';
 import { createLogger, type Logger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { makeClientKeyPair, OidcOp } from '../harness/oidc-op.ts';
@@ -40,7 +41,14 @@ export interface World {
   broker(
     config: Config,
     deps?: Pick<BrokerDeps, 'clock' | 'random'> & { logLevel?: string },
-  ): Promise<{ broker: Broker; app: FastifyInstance; metrics: Metrics; logger: Logger }>;
+  ): Promise<{
+    broker: Broker;
+    app: FastifyInstance;
+    metrics: Metrics;
+    logger: Logger;
+    /** The client tokens the app checks, as `serve` builds them (swapped by tokens.prepare()). */
+    tokens: ReloadableClientTokens;
+  }>;
   /** The error of one fetch (source + STS) for a profile that must fail; fails the test if it does not. */
   failureOf(profile: object, name?: string): Promise<BrokerError>;
   /** The shared client token the broker created. */
@@ -113,10 +121,17 @@ export async function startWorld(): Promise<World> {
       const logger = createLogger({ level: logLevel, destination: sink });
       const metrics = new Metrics({ processMetrics: false });
       const broker = new Broker(config, { logger, metrics, ...deps });
-      await broker.tokens.ensureAll();
-      const app = buildApp({ broker, logger, metrics, listenHost: '127.0.0.1' });
+      const tokens = await ReloadableClientTokens.load(config, logger);
+      const app = buildApp({
+        broker,
+        server: config.server,
+        tokens: () => tokens.current,
+        logger,
+        metrics,
+        listenHost: '127.0.0.1',
+      });
       built.push({ app, broker });
-      return { broker, app, metrics, logger };
+      return { broker, app, metrics, logger, tokens };
     },
     async failureOf(profile, name = 'app') {
       const { broker } = await world.broker(world.config({ [name]: profile }));

@@ -35,6 +35,7 @@ async function target(level: 'debug' | 'trace'): Promise<Target> {
   const imdsApp = buildImdsApp({
     broker: built.broker,
     imds: config.imds as ImdsConfig,
+    limits: config.server.limits,
     logger: built.logger,
     metrics: built.metrics,
   });

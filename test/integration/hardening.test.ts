@@ -203,8 +203,20 @@ describe('requests Node cannot parse', () => {
     const { broker, app, logger, metrics } = await world.broker(config, { logLevel: 'trace' });
     const listeners = {
       credentials: app,
-      imds: buildImdsApp({ broker, imds: config.imds as ImdsConfig, logger, metrics }),
-      metrics: buildOpsApp({ broker, logger, metrics }),
+      imds: buildImdsApp({
+        broker,
+        imds: config.imds as ImdsConfig,
+        limits: config.server.limits,
+        logger,
+        metrics,
+      }),
+      metrics: buildOpsApp({
+        broker,
+        listener: config.metrics,
+        limits: config.server.limits,
+        logger,
+        metrics,
+      }),
     };
     try {
       const token = await world.token();

@@ -35,7 +35,13 @@ async function imdsWorld(imds: Record<string, unknown> = {}) {
   );
   const { broker, logger, metrics } = await world.broker(config);
   await broker.start();
-  const app = buildImdsApp({ broker, imds: config.imds as ImdsConfig, logger, metrics });
+  const app = buildImdsApp({
+    broker,
+    imds: config.imds as ImdsConfig,
+    limits: config.server.limits,
+    logger,
+    metrics,
+  });
   imdsApps.push(app);
   return { app, broker };
 }

@@ -2,7 +2,7 @@
 // timers (no new STS call), changed ones get a new Refresher, removed ones answer 404, a failing
 // reload changes nothing. And the metrics listener: health and metrics, never credentials.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -10,7 +10,6 @@ import { stringify } from 'yaml';
 import { createNotifier } from '../../src/cli/sd-notify.ts';
 import { Service } from '../../src/cli/service.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
-import { ConfigError } from '../../src/errors.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
 import type { Metrics } from '../../src/telemetry/metrics.ts';
 import { startWorld, type World } from '../helpers/world.ts';
@@ -109,27 +108,6 @@ describe('Broker.reload', () => {
     );
     assert.deepEqual((await broker.reload(same)).kept, ['a'], 'deep-equal, not identity');
   });
-
-  it('a failing reload (token file cannot be created) leaves the running config in force', async () => {
-    const config = world.config({ a: world.oidcProfile() });
-    const { broker, app } = await world.broker(config);
-    await broker.start();
-    const blocker = await world.file('not-a-dir', 'x');
-    const bad = world.config(
-      { b: world.oidcProfile() },
-      {
-        server: { listen: '127.0.0.1:0', tokenFile: path.join(blocker, 'token') },
-      },
-    );
-    await assert.rejects(broker.reload(bad), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /cannot create or read the client token file/);
-      return true;
-    });
-    assert.equal(broker.config, config);
-    assert.deepEqual(broker.profileNames(), ['a']);
-    assert.equal((await get(app, '/v1/credentials/a', await world.token())).statusCode, 200);
-  });
 });
 
 describe('Service.reload (what SIGHUP runs)', () => {
@@ -170,17 +148,91 @@ describe('Service.reload (what SIGHUP runs)', () => {
   });
 });
 
+describe('Service.reload with client tokens (as serve wires them)', () => {
+  it('a failing reload (token file cannot be created) leaves the running config and tokens in force', async () => {
+    const config = world.config({ a: world.oidcProfile() });
+    const { broker, app, logger, metrics, tokens } = await world.broker(config);
+    await broker.start();
+    const blocker = await world.file('not-a-dir', 'x');
+    const file = await world.file(
+      'bad-tokens.yaml',
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: path.join(blocker, 'token') },
+        sts: { region: 'us-east-1', endpoint: world.sts.url },
+        profiles: { b: world.oidcProfile() },
+      }),
+      0o644,
+    );
+    const service = new Service({
+      file,
+      config,
+      broker,
+      logger,
+      metrics,
+      notifier: createNotifier(logger, {}),
+      prepareReload: (next) => tokens.prepare(next),
+    });
+    assert.equal(await service.reload('test'), false);
+    assert.ok(
+      world.logs.some(
+        (l) => /config reload failed/.test(l) && /cannot create or read the client token file/.test(l),
+      ),
+      'the log names the token file problem',
+    );
+    assert.equal(broker.config, config);
+    assert.deepEqual(broker.profileNames(), ['a']);
+    assert.equal(tokens.current.fileFor('a'), path.join(world.dir, 'token'));
+    assert.equal((await get(app, '/v1/credentials/a', await world.token())).statusCode, 200);
+  });
+
+  it('a reload that moves the token file swaps the tokens the credentials routes check', async () => {
+    const config = world.config({ a: world.oidcProfile() });
+    const { broker, app, logger, metrics, tokens } = await world.broker(config);
+    await broker.start();
+    const oldToken = await world.token();
+    const moved = path.join(world.dir, 'moved-token');
+    const file = await world.file(
+      'moved-tokens.yaml',
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: moved },
+        sts: { region: 'us-east-1', endpoint: world.sts.url },
+        profiles: { a: world.oidcProfile() },
+      }),
+      0o644,
+    );
+    const service = new Service({
+      file,
+      config,
+      broker,
+      logger,
+      metrics,
+      notifier: createNotifier(logger, {}),
+      prepareReload: (next) => tokens.prepare(next),
+    });
+    assert.equal(await service.reload('test'), true);
+    const newToken = await readFile(moved, 'utf8');
+    assert.notEqual(newToken, oldToken);
+    assert.equal((await get(app, '/v1/credentials/a', newToken)).statusCode, 200, 'the new token grants');
+    assert.equal((await get(app, '/v1/credentials/a', oldToken)).statusCode, 401, 'the old one no more');
+  });
+});
+
 describe('metrics listener', () => {
   it('serves /metrics, /healthz and /readyz, and no credentials even with a valid token', async () => {
     world.op.down = true;
-    const { broker, metrics, logger } = await world.broker(
-      world.config({
-        good: world.oidcProfile({ lazy: true }),
-        idpDown: world.oidcProfile(),
-        denied: world.oidcProfile({ role: { arn: 'arn:aws:iam::123456789012:role/nobody' } }),
-      }),
-    );
-    const ops = buildOpsApp({ broker, logger, metrics });
+    const config = world.config({
+      good: world.oidcProfile({ lazy: true }),
+      idpDown: world.oidcProfile(),
+      denied: world.oidcProfile({ role: { arn: 'arn:aws:iam::123456789012:role/nobody' } }),
+    });
+    const { broker, metrics, logger } = await world.broker(config);
+    const ops = buildOpsApp({
+      broker,
+      listener: config.metrics,
+      limits: config.server.limits,
+      logger,
+      metrics,
+    });
     try {
       await broker.start();
     } finally {

@@ -283,7 +283,13 @@ describe('health and metrics', () => {
     );
     const { broker, app, logger, metrics } = await world.broker(config);
     await broker.start();
-    const imds = buildImdsApp({ broker, imds: config.imds as ImdsConfig, logger, metrics });
+    const imds = buildImdsApp({
+      broker,
+      imds: config.imds as ImdsConfig,
+      limits: config.server.limits,
+      logger,
+      metrics,
+    });
     try {
       for (const [name, listener] of Object.entries({ credentials: app, imds })) {
         for (const url of ['/healthz', '/readyz', '/metrics', '/latest/api/token']) {
@@ -311,7 +317,13 @@ describe('health and metrics', () => {
     );
     const { broker, logger, metrics } = await world.broker(config);
     await broker.start();
-    const ops = buildOpsApp({ broker, logger, metrics });
+    const ops = buildOpsApp({
+      broker,
+      listener: config.metrics,
+      limits: config.server.limits,
+      logger,
+      metrics,
+    });
     try {
       for (const host of [
         '10.1.2.3:9912',

@@ -103,10 +103,18 @@ async function tlsBroker(tls: Record<string, unknown>) {
     { default: world.oidcProfile() },
     { server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'token'), tls } as never },
   );
-  const { broker, logger, metrics } = await world.broker(config);
+  const { broker, logger, metrics, tokens } = await world.broker(config);
   await broker.start();
   const material = await loadTls(config.server.tls as never);
-  const app = buildApp({ broker, logger, metrics, listenHost: '127.0.0.1', tls: material });
+  const app = buildApp({
+    broker,
+    server: config.server,
+    tokens: () => tokens.current,
+    logger,
+    metrics,
+    listenHost: '127.0.0.1',
+    tls: material,
+  });
   apps.push(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

@@ -78,8 +78,8 @@ describe('client token file safety', () => {
     await refused(await tokenIn(0o755, undefined, NOBODY), /its directory .* is owned by uid 65534/);
     // /tmp-like: sticky, so only an entry's owner can replace it; then the file's owner decides.
     const own = await tokenIn(0o1777);
-    const { broker } = await brokerWith(own);
-    assert.equal(broker.tokens.fileFor('app'), own);
+    const { tokens } = await brokerWith(own);
+    assert.equal(tokens.current.fileFor('app'), own);
     await refused(await tokenIn(0o1777, { mode: 0o600, uid: NOBODY }), /is owned by uid 65534/);
   });
 
