@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { createNotifier } from '../../src/cli/sd-notify.ts';
 import { Service } from '../../src/cli/service.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
 import type { Metrics } from '../../src/telemetry/metrics.ts';
 import { startWorld, type World } from '../helpers/world.ts';
@@ -148,6 +149,24 @@ describe('Service.reload (what SIGHUP runs)', () => {
   });
 });
 
+/** A Service wired as `serve` wires it: the client tokens are readied and swapped on reload. */
+function serviceLikeServe(
+  file: string,
+  config: Config,
+  built: Pick<Awaited<ReturnType<World['broker']>>, 'broker' | 'logger' | 'metrics' | 'tokens'>,
+): Service {
+  const { broker, logger, metrics, tokens } = built;
+  return new Service({
+    file,
+    config,
+    broker,
+    logger,
+    metrics,
+    notifier: createNotifier(logger, {}),
+    prepareReload: (next) => tokens.prepare(next),
+  });
+}
+
 describe('Service.reload with client tokens (as serve wires them)', () => {
   it('a failing reload (token file cannot be created) leaves the running config and tokens in force', async () => {
     const config = world.config({ a: world.oidcProfile() });
@@ -163,15 +182,7 @@ describe('Service.reload with client tokens (as serve wires them)', () => {
       }),
       0o644,
     );
-    const service = new Service({
-      file,
-      config,
-      broker,
-      logger,
-      metrics,
-      notifier: createNotifier(logger, {}),
-      prepareReload: (next) => tokens.prepare(next),
-    });
+    const service = serviceLikeServe(file, config, { broker, logger, metrics, tokens });
     assert.equal(await service.reload('test'), false);
     assert.ok(
       world.logs.some(
@@ -200,15 +211,7 @@ describe('Service.reload with client tokens (as serve wires them)', () => {
       }),
       0o644,
     );
-    const service = new Service({
-      file,
-      config,
-      broker,
-      logger,
-      metrics,
-      notifier: createNotifier(logger, {}),
-      prepareReload: (next) => tokens.prepare(next),
-    });
+    const service = serviceLikeServe(file, config, { broker, logger, metrics, tokens });
     assert.equal(await service.reload('test'), true);
     const newToken = await readFile(moved, 'utf8');
     assert.notEqual(newToken, oldToken);
