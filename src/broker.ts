@@ -6,7 +6,7 @@ import type { Config, Profile } from './config/schema.ts';
 import type { AwsCredentials } from './model/credentials.ts';
 import type { Proof } from './model/proof.ts';
 import type { Readiness } from './model/status.ts';
-import { refuseDisabledTlsVerification, resolveNetwork } from './network.ts';
+import { refuseDisabledTlsVerification, resolveNetwork } from './outbound.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/types.ts';
 import { noteCertificate } from './sources/x509.ts';

@@ -1,3 +1,6 @@
+// Network primitives that need no config, so the ground floor (config included) may use them:
+// which addresses mean this machine, what went wrong reaching a peer, and bodies read with a cap.
+// Applying the `network:` settings (proxy, CAs) to the broker's outbound calls is outbound.ts's.
 import { isIP } from 'node:net';
 
 /** True for names that always mean this machine: 127.0.0.0/8, ::1 and "localhost". */
@@ -35,8 +38,9 @@ export function causeOf<T>(err: unknown, type: new (...args: never[]) => T): T |
   return undefined;
 }
 
-/** The errno or timeout buried in fetch's cause chain, if the failure was the network's. */
-export function networkErrorOf(err: unknown): string | undefined {
+/** The bare errno ("ECONNREFUSED") or "timed out" buried in fetch's cause chain, if the failure
+ * was the network's: for code that decides on it. For a message, describeNetworkFailure. */
+export function networkErrorCode(err: unknown): string | undefined {
   for (const { code, name } of causes(err)) {
     if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code)) return code;
     if (name === 'TimeoutError' || name === 'AbortError') return 'timed out';
@@ -54,7 +58,7 @@ const CERT_CODE =
  * the host does not trust (with the setting that fixes it), a timeout, a proxy that refused the
  * tunnel, or fetch's own refusal ("bad port"). Undefined when the failure was not the network's.
  */
-export function networkFailureOf(err: unknown): string | undefined {
+export function describeNetworkFailure(err: unknown): string | undefined {
   let fetchFailed = false;
   let innermost: string | undefined;
   for (const e of causes(err)) {
@@ -123,7 +127,7 @@ export async function readCapped(response: Response, limit: number): Promise<Uin
 /** `fetch` whose answers are read whole, up to `limit` bytes, before anyone parses them: for
  * libraries (openid-client) that call `response.json()` on whatever arrives. The caller's
  * AbortSignal bounds the body read as well as the headers. `fetchImpl` carries the proxy and CA
- * settings (network.ts fetchFor). */
+ * settings (outbound.ts fetchFor). */
 export function cappedFetch(
   limit: number,
   fetchImpl: (url: string, init?: RequestInit) => Promise<Response> = fetch,

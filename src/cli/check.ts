@@ -9,7 +9,7 @@ import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, describeError, EXIT, isBrokerError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
-import { networkErrorOf, parseListen } from '../net.ts';
+import { networkErrorCode, parseListen } from '../net.ts';
 import { tokenFileFor } from '../server/client-tokens.ts';
 import { getCallerIdentity } from '../sts/exchange.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -162,7 +162,7 @@ async function checkRunningBroker(
       },
     });
   } catch (err) {
-    if (networkErrorOf(err) === 'ECONNREFUSED') {
+    if (networkErrorCode(err) === 'ECONNREFUSED') {
       return done({ ok: true, skipped: true, detail: `no broker listening at ${url}` });
     }
     return done({

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadConfigFile } from '../config/load.ts';
 import { describeError, EXIT } from '../errors.ts';
-import { networkErrorOf } from '../net.ts';
+import { networkErrorCode } from '../net.ts';
 import { type Endpoint, endpointFor } from './endpoint.ts';
 import type { Io } from './io.ts';
 
@@ -81,7 +81,7 @@ async function fetchOnce(url: string, token: string): Promise<Record<string, unk
       signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
     });
   } catch (err) {
-    const why = networkErrorOf(err) ?? describeError(err);
+    const why = networkErrorCode(err) ?? describeError(err);
     // Refused: the broker may be restarting; anything else (TLS, DNS) will not fix itself.
     throw new FetchFailure(
       `cannot reach the broker at ${url} (${why}); is credential-broker serve running?`,

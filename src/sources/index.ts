@@ -1,5 +1,5 @@
 import type { SourceConfig } from '../config/schema.ts';
-import { type ResolvedNetwork, resolveNetwork } from '../network.ts';
+import { type ResolvedNetwork, resolveNetwork } from '../outbound.ts';
 import { AwsSource } from './aws.ts';
 import { OidcSource } from './oidc.ts';
 import { SamlSource } from './saml/source.ts';

@@ -6,8 +6,14 @@ import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, ConfigError, SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
-import { BodyTooLargeError, cappedFetch, causeOf, isHttpsOrLoopback, networkFailureOf } from '../net.ts';
-import { type Fetch, fetchFor, type ResolvedNetwork } from '../network.ts';
+import {
+  BodyTooLargeError,
+  cappedFetch,
+  causeOf,
+  describeNetworkFailure,
+  isHttpsOrLoopback,
+} from '../net.ts';
+import { type Fetch, fetchFor, type ResolvedNetwork } from '../outbound.ts';
 import { loadCertificateMaterial } from './certificate-material.ts';
 import { peekJwt } from './jwt.ts';
 import { type KerberosAuth, KerberosIdentity, negotiateToken, SpnegoContext } from './kerberos-client.ts';
@@ -30,7 +36,7 @@ export class OidcSource implements Source {
   readonly describe: string;
   private server: oidc.ServerMetadata | undefined;
   private readonly insecure: boolean;
-  /** Discovery and token requests: capped, and through the profile's proxy / CA (network.ts). */
+  /** Discovery and token requests: capped, and through the profile's proxy / CA (outbound.ts). */
   private readonly boundedFetch: oidc.CustomFetch;
 
   constructor(
@@ -268,7 +274,7 @@ export class OidcSource implements Source {
         },
       );
     }
-    const network = networkFailureOf(err);
+    const network = describeNetworkFailure(err);
     if (network) {
       return new SourceError('OIDC_UNREACHABLE', `${where}: cannot reach the provider (${network})`, {
         ...opts,

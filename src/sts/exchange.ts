@@ -8,7 +8,7 @@ import {
 import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { WebIdentityProof, X509Proof } from '../model/proof.ts';
-import { routeDigest } from '../network.ts';
+import { routeDigest } from '../outbound.ts';
 import { assumeChain, assumeRole } from './chain.ts';
 import {
   type ExchangeRequest,

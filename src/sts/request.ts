@@ -8,8 +8,8 @@ import { type RoleConfig, type StsSettings, StsSettingsSchema } from '../config/
 import { ConfigError, StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { Proof } from '../model/proof.ts';
-import { networkFailureOf } from '../net.ts';
-import { DIRECT, dispatcherFor, type ResolvedNetwork } from '../network.ts';
+import { describeNetworkFailure } from '../net.ts';
+import { DIRECT, dispatcherFor, type ResolvedNetwork } from '../outbound.ts';
 
 /** Keys to sign a call with (AssumeRole, GetCallerIdentity). The secret parts are secrets. */
 export interface SigningKeys {
@@ -109,7 +109,7 @@ export function endpointOf(sts: ResolvedStsSettings): URL {
 }
 
 /** A new STS client (the caller owns it: destroy() it); with `credentials` it can sign AssumeRole.
- * It speaks through undici (network.ts dispatcherFor), as every other outbound request does. */
+ * It speaks through undici (outbound.ts dispatcherFor), as every other outbound request does. */
 export async function newStsClient(
   sts: ResolvedStsSettings,
   credentials?: SigningKeys,
@@ -257,7 +257,7 @@ export function mapStsError(
   // Not STS's answer (modeled errors carry $fault) but the transport's: a body cut off or aborted
   // after the status line arrived carries that status too, and is as retryable as a refused connection.
   if (status === undefined || typeof err !== 'object' || err === null || !('$fault' in err)) {
-    const network = networkFailureOf(err);
+    const network = describeNetworkFailure(err);
     if (network) {
       return new StsError('STS_UNREACHABLE', `cannot reach STS for ${target} (${network})`, {
         ...opts,

@@ -7,8 +7,8 @@ import { createHash, sign } from 'node:crypto';
 import type { Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import { BrokerError, StsError } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
-import { networkFailureOf, readCapped } from '../net.ts';
-import { DIRECT, fetchFor, type ResolvedNetwork } from '../network.ts';
+import { describeNetworkFailure, readCapped } from '../net.ts';
+import { DIRECT, fetchFor, type ResolvedNetwork } from '../outbound.ts';
 
 export const SERVICE = 'rolesanywhere';
 
@@ -106,7 +106,7 @@ export async function createSession(req: CreateSessionRequest): Promise<CreateSe
     if (err instanceof BrokerError) throw err; // caFile or the proxy password: the config's to fix
     throw new StsError(
       'STS_UNREACHABLE',
-      `cannot reach IAM Roles Anywhere at ${url.origin} (${networkFailureOf(err) ?? (err as Error).message})`,
+      `cannot reach IAM Roles Anywhere at ${url.origin} (${describeNetworkFailure(err) ?? (err as Error).message})`,
       {
         profile: req.profile,
         retryable: true,
@@ -194,7 +194,7 @@ interface Answer {
 const MAX_RESPONSE_BYTES = 1_048_576;
 
 /** The answer, read whole (up to MAX_RESPONSE_BYTES) within `timeout`, through the profile's
- * proxy and CAs (network.ts). `timeout` bounds the whole call, body included: a peer dripping
+ * proxy and CAs (outbound.ts). `timeout` bounds the whole call, body included: a peer dripping
  * bytes cannot hold it open. */
 async function post(
   url: URL,

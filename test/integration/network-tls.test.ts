@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { dispatcherFor, type ResolvedNetwork } from '../../src/network.ts';
+import { dispatcherFor, type ResolvedNetwork } from '../../src/outbound.ts';
 import { ConnectProxy } from '../harness/connect-proxy.ts';
 import { TestCa } from '../harness/test-ca.ts';
 import { startWorld, type World } from '../helpers/world.ts';

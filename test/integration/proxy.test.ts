@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrokerError } from '../../src/errors.ts';
-import { fetchFor, resolveNetwork } from '../../src/network.ts';
+import { fetchFor, resolveNetwork } from '../../src/outbound.ts';
 import { ConnectProxy } from '../harness/connect-proxy.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';

@@ -16,7 +16,7 @@ type Part =
   | 'net.ts'
   | 'config'
   | 'telemetry'
-  | 'network.ts'
+  | 'outbound.ts'
   | 'cache'
   | 'sources'
   | 'sts'
@@ -31,7 +31,7 @@ const EVERYTHING_BELOW_CLI: readonly Part[] = [
   'net.ts',
   'config',
   'telemetry',
-  'network.ts',
+  'outbound.ts',
   'cache',
   'sources',
   'sts',
@@ -52,25 +52,25 @@ const MAY_IMPORT: Record<Part, readonly Part[]> = {
   // Leaves: config and telemetry know nothing of sources, STS, the broker or the server.
   config: ['model', 'errors.ts', 'net.ts'],
   telemetry: ['model', 'errors.ts'],
-  'network.ts': ['config', 'errors.ts', 'net.ts'],
+  'outbound.ts': ['config', 'errors.ts', 'net.ts'],
   // The refresh machinery is generic: it knows credentials, not where they come from.
   cache: ['model', 'errors.ts', 'telemetry'],
   // Sources and STS exchanges never meet: the broker hands a proof (model/proof.ts) from one to the other.
-  sources: ['model', 'errors.ts', 'net.ts', 'config', 'telemetry', 'network.ts'],
-  sts: ['model', 'errors.ts', 'net.ts', 'config', 'telemetry', 'network.ts'],
+  sources: ['model', 'errors.ts', 'net.ts', 'config', 'telemetry', 'outbound.ts'],
+  sts: ['model', 'errors.ts', 'net.ts', 'config', 'telemetry', 'outbound.ts'],
   'broker.ts': [
     'model',
     'errors.ts',
     'net.ts',
     'config',
     'telemetry',
-    'network.ts',
+    'outbound.ts',
     'cache',
     'sources',
     'sts',
   ],
   // The server talks to clients only: no IdP, no STS, no refresh logic.
-  server: ['model', 'errors.ts', 'net.ts', 'config', 'telemetry', 'network.ts'],
+  server: ['model', 'errors.ts', 'net.ts', 'config', 'telemetry', 'outbound.ts'],
   cli: EVERYTHING_BELOW_CLI,
   'main.ts': [...EVERYTHING_BELOW_CLI, 'cli'],
 };

@@ -2,8 +2,8 @@
 // cookies set on a 302 are kept and no redirect leaves https), a byte cap on every answer and a
 // pluggable answer to `401` challenges (Basic, Negotiate). The logins only say what to send where.
 import { ConfigError, SourceError } from '../../errors.ts';
-import { BodyTooLargeError, causeOf, isLoopbackHost, networkFailureOf, readCapped } from '../../net.ts';
-import type { Fetch } from '../../network.ts';
+import { BodyTooLargeError, causeOf, describeNetworkFailure, isLoopbackHost, readCapped } from '../../net.ts';
+import type { Fetch } from '../../outbound.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -159,7 +159,7 @@ export class IdpSession {
       }
       throw new SourceError(
         'SAML_IDP_UNREACHABLE',
-        `cannot reach the IdP at ${url.origin} (${networkFailureOf(err) ?? (err as Error).message})`,
+        `cannot reach the IdP at ${url.origin} (${describeNetworkFailure(err) ?? (err as Error).message})`,
         { profile: this.opts.profile, retryable: true, cause: err },
       );
     }
@@ -186,7 +186,7 @@ export class IdpSession {
       }
       throw new SourceError(
         'SAML_IDP_UNREACHABLE',
-        `the IdP at ${url.origin} broke off its answer (${networkFailureOf(err) ?? (err as Error).message})`,
+        `the IdP at ${url.origin} broke off its answer (${describeNetworkFailure(err) ?? (err as Error).message})`,
         { profile: this.opts.profile, retryable: true, cause: err },
       );
     }

@@ -3,7 +3,7 @@
 import type { SamlSourceConfig } from '../../config/schema.ts';
 import { readSecret } from '../../config/secrets.ts';
 import { BrokerError, SourceError } from '../../errors.ts';
-import type { Fetch } from '../../network.ts';
+import type { Fetch } from '../../outbound.ts';
 import { parseForms, samlResponseOf } from './html.ts';
 import { type Authorizer, type HttpAnswer, IdpSession } from './http.ts';
 
@@ -11,7 +11,7 @@ export interface LoginContext {
   profile: string;
   cfg: SamlSourceConfig;
   idpUrl: URL;
-  /** Through the profile's proxy, trusting its caFile (network.ts fetchFor). */
+  /** Through the profile's proxy, trusting its caFile (outbound.ts fetchFor). */
   fetch: Fetch;
 }
 

@@ -3,7 +3,7 @@
 // (an assertion is single-use and short-lived); secrets are re-read on every login.
 import type { SamlSourceConfig } from '../../config/schema.ts';
 import type { SamlProof } from '../../model/proof.ts';
-import { fetchFor, type ResolvedNetwork } from '../../network.ts';
+import { fetchFor, type ResolvedNetwork } from '../../outbound.ts';
 import type { Source } from '../types.ts';
 import { parseSamlResponse } from './assertion.ts';
 import type { LoginContext, SamlLogin } from './login.ts';

@@ -2,7 +2,7 @@
 // curl does it (exact host, domain suffix, IP, port, "*").
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { proxyFor, resolveNetwork } from '../../src/network.ts';
+import { proxyFor, resolveNetwork } from '../../src/outbound.ts';
 
 const env = {
   HTTPS_PROXY: 'http://proxy.corp:3128',
