@@ -6,7 +6,7 @@
 //   running broker     whether a broker listening on server.listen serves this profile
 import { readFile } from 'node:fs/promises';
 import { Broker } from '../broker.ts';
-import { loadConfigFile } from '../config/load.ts';
+import { loadConfigOrEnvironment } from '../config/from-env.ts';
 import { ConfigError, describeError, EXIT, isBrokerError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { networkErrorCode, parseListen } from '../net.ts';
@@ -46,7 +46,7 @@ export async function checkCommand(
   opts: { configPath: string; profile?: string; json: boolean },
   io: Io,
 ): Promise<number> {
-  const { config, file } = await loadConfigFile(opts.configPath);
+  const { config, file } = await loadConfigOrEnvironment(opts.configPath);
   const broker = new Broker(config, {
     logger: createLogger({ level: 'silent' }),
     metrics: new Metrics({ processMetrics: false }),

@@ -1,7 +1,7 @@
 // `credential-broker env --profile P`: the two lines that point an unmodified app at a profile,
 // for a shell (`eval "$(credential-broker env -p P)"`) or a systemd EnvironmentFile=.
 import { access, constants } from 'node:fs/promises';
-import { loadConfigFile } from '../config/load.ts';
+import { loadConfigOrEnvironment } from '../config/from-env.ts';
 import { EXIT } from '../errors.ts';
 import { endpointFor, hostForUrl } from './endpoint.ts';
 import type { Io } from './io.ts';
@@ -19,7 +19,7 @@ export async function envCommand(
     );
     return EXIT.USAGE;
   }
-  const { config, file } = await loadConfigFile(opts.configPath);
+  const { config, file } = await loadConfigOrEnvironment(opts.configPath);
   const { url, tokenFile } = endpointFor(config, file, opts.profile);
   const line = (name: string, value: string) =>
     format === 'shell' ? `export ${name}=${shellQuote(value)}\n` : `${name}=${value}\n`;

@@ -1,5 +1,5 @@
 import { Broker } from '../broker.ts';
-import { loadConfigFile } from '../config/load.ts';
+import { configFromEnvironment, ENV_PROFILE, loadConfigOrEnvironment } from '../config/from-env.ts';
 import { parseListen } from '../net.ts';
 import { buildApp } from '../server/app.ts';
 import { ReloadableClientTokens } from '../server/client-tokens.ts';
@@ -18,11 +18,23 @@ import { passedSockets } from './socket-activation.ts';
  * to the Service so that shutdown drains all of them.
  */
 export async function serveCommand(opts: { configPath: string }, _io: Io): Promise<number> {
-  const { config, file } = await loadConfigFile(opts.configPath);
+  const { config, file, fromEnvironment } = await loadConfigOrEnvironment(opts.configPath);
   const sockets = passedSockets();
   const logging = loggingFromEnv(config.logging);
   const logger = createLogger(logging);
   exitOnFatalErrors(logger);
+  if (fromEnvironment) {
+    const profile = config.profiles[ENV_PROFILE];
+    logger.info(
+      {
+        config: file,
+        profile: ENV_PROFILE,
+        roleArn: profile?.role.arn,
+        tokenFile: profile?.source.type === 'web-identity-file' ? profile.source.tokenFile : undefined,
+      },
+      `no config file at ${opts.configPath}: the config came from the environment (IRSA variables), one web-identity profile "${ENV_PROFILE}"`,
+    );
+  }
   const metrics = new Metrics();
   const broker = new Broker(config, { logger, metrics });
   // Client-token auth is the server's (a hook of the credentials routes), fed from here and
@@ -31,6 +43,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   const notifier = createNotifier(logger);
   const service = new Service({
     file,
+    ...(fromEnvironment ? { load: async () => configFromEnvironment() ?? { config } } : {}),
     config,
     broker,
     logger,

@@ -34,6 +34,9 @@ const WATCH_SETTLE_MS = 250;
 
 export interface ServiceOptions {
   file: string;
+  /** How a reload reads the config; by default the file again (a config from the environment
+   * is read from the environment again). */
+  load?: () => Promise<{ config: Config }>;
   config: Config;
   broker: Broker;
   logger: Logger;
@@ -127,7 +130,7 @@ export class Service {
     logger.info({ trigger, config: this.opts.file }, 'reloading the config');
     let next: Config;
     try {
-      ({ config: next } = await loadConfigFile(this.opts.file));
+      ({ config: next } = await (this.opts.load ?? (() => loadConfigFile(this.opts.file)))());
       const commit = await this.opts.prepareReload?.(next);
       const summary = await broker.reload(next);
       commit?.();
