@@ -3,9 +3,11 @@
 // Typical use: a static key of a locked-down IAM user whose only right is sts:AssumeRole, or an
 // EC2 instance profile hopping into another account. A new provider per exchange re-reads the
 // files, so rotated keys need no restart.
+
 import type { AwsSourceConfig } from '../config/schema.ts';
 import { SourceError } from '../errors.ts';
 import type { AwsCredentialsProof } from '../model/proof.ts';
+import { describeSource } from './describe.ts';
 import type { Source } from './types.ts';
 
 export class AwsSource implements Source {
@@ -16,9 +18,7 @@ export class AwsSource implements Source {
     private readonly profile: string,
     private readonly cfg: AwsSourceConfig,
   ) {
-    this.describe = [cfg.profile ? `profile ${cfg.profile}` : 'default credential chain', cfg.credentialsFile]
-      .filter(Boolean)
-      .join(' in ');
+    this.describe = describeSource(cfg);
   }
 
   async getProof(): Promise<AwsCredentialsProof> {

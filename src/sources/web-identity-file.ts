@@ -2,11 +2,13 @@
 // projected service-account token, a SPIFFE agent's JWT-SVID, a CI job's OIDC token), presented
 // to STS AssumeRoleWithWebIdentity. The file is re-read on every exchange: it rotating underneath
 // is the normal case (the kubelet rewrites it at 80% of its lifetime).
+
 import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
 import type { WebIdentityFileSourceConfig } from '../config/schema.ts';
 import { SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
+import { describeSource } from './describe.ts';
 import { notACompactJws, peekJwt } from './jwt.ts';
 import type { Source } from './types.ts';
 
@@ -22,7 +24,7 @@ export class WebIdentityFileSource implements Source {
     private readonly cfg: WebIdentityFileSourceConfig,
     private readonly now: () => number = Date.now,
   ) {
-    this.describe = cfg.tokenFile;
+    this.describe = describeSource(cfg);
   }
 
   async getProof(): Promise<WebIdentityProof> {

@@ -2,6 +2,7 @@
 // sign IAM Roles Anywhere CreateSession. Certificate, chain and key are re-read on every exchange,
 // so a renewal on disk (certbot, step-ca, cert-manager) is picked up without a restart. The
 // certificate lifecycle is this mechanism's weak spot, so nearing expiry is logged and measured.
+
 import type { X509Certificate } from 'node:crypto';
 import type { X509SourceConfig } from '../config/schema.ts';
 import { BrokerError, SourceError } from '../errors.ts';
@@ -9,6 +10,7 @@ import type { X509Proof } from '../model/proof.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { loadCertificateMaterial } from './certificate-material.ts';
+import { describeSource } from './describe.ts';
 import type { Source } from './types.ts';
 import {
   commonName,
@@ -28,7 +30,7 @@ export class X509Source implements Source {
     private readonly cfg: X509SourceConfig,
     private readonly now: () => number = Date.now,
   ) {
-    this.describe = (cfg.pkcs12File ?? cfg.certificateFile)!;
+    this.describe = describeSource(cfg);
   }
 
   async getProof(): Promise<X509Proof> {

@@ -1,9 +1,11 @@
 // `saml` source: logs in to a SAML IdP without a human (ECP, form, HTTP Basic or Kerberos), checks
 // the SAML Response it gets, and hands it to src/sts/ for AssumeRoleWithSAML. Each login is fresh
 // (an assertion is single-use and short-lived); secrets are re-read on every login.
+
 import type { SamlSourceConfig } from '../../config/schema.ts';
 import type { SamlProof } from '../../model/proof.ts';
 import { fetchFor, type ResolvedNetwork } from '../../outbound.ts';
+import { describeSource } from '../describe.ts';
 import type { Source } from '../types.ts';
 import { parseSamlResponse } from './assertion.ts';
 import type { LoginContext, SamlLogin } from './login.ts';
@@ -23,8 +25,7 @@ export class SamlSource implements Source {
     network: ResolvedNetwork,
   ) {
     const idpUrl = new URL(cfg.idpUrl);
-    // Never the query's secrets or userinfo in logs: origin and path name the IdP well enough.
-    this.describe = `${idpUrl.origin}${idpUrl.pathname}`;
+    this.describe = describeSource(cfg);
     this.method = createLogin({ profile, cfg, idpUrl, fetch: fetchFor(network) });
   }
 
