@@ -5,11 +5,19 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { LimitsConfig } from '../config/schema.ts';
 import { isLoopbackHost } from '../net.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { hardeningPlugin } from './hardening.ts';
+import { RefusalLog } from './refusal-log.ts';
 import type { TlsMaterial } from './tls.ts';
 import { sendError } from './wire.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This listener's refusal lines, summarised per client address (refusal-log.ts). */
+    refusals: RefusalLog;
+  }
+}
 
 export interface BaseAppOptions {
   logger: Logger;
@@ -82,7 +90,14 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
     done();
   });
-  hardeningPlugin(app, { limits, allow: opts.allow, logger });
+  const refusals = new RefusalLog(auditLogger(logger));
+  app.decorate('refusals', refusals);
+  // Pending summaries are written at shutdown, not dropped.
+  app.addHook('onClose', (_app, done) => {
+    refusals.flush();
+    done();
+  });
+  hardeningPlugin(app, { limits, allow: opts.allow, refusals });
 
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; ${opts.routesHint}`),

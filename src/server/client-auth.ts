@@ -3,10 +3,10 @@
 // swaps them on reload; the hook reads the current ones on every request.
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { LimitsConfig } from '../config/schema.ts';
-import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ClientTokens } from './client-tokens.ts';
 import { FailedTokenLimiter } from './failed-tokens.ts';
+import type { RefusalLog } from './refusal-log.ts';
 import { sendError } from './wire.ts';
 
 export interface ClientAuthOptions {
@@ -16,8 +16,8 @@ export interface ClientAuthOptions {
   has: (profile: string) => boolean;
   limits: Pick<LimitsConfig, 'failedTokenMistakes' | 'failedTokenWindow'>;
   metrics: Metrics;
-  /** The audit logger (refusals). */
-  logger: Logger;
+  /** Where refusals are logged (summarised per client address). */
+  refusals: RefusalLog;
 }
 
 /** SDKs that predate AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE send no header at all when only it is set. */
@@ -36,7 +36,7 @@ export function requestedProfile(req: FastifyRequest): string {
  * caller's address (failed-tokens.ts): beyond the budget they get 429 instead of 401/403.
  */
 export function clientAuthHook(opts: ClientAuthOptions): preHandlerAsyncHookHandler {
-  const { metrics, logger } = opts;
+  const { metrics, refusals } = opts;
   const failures = new FailedTokenLimiter(opts.limits.failedTokenMistakes, opts.limits.failedTokenWindow);
 
   return async (req: FastifyRequest, reply: FastifyReply) => {
@@ -45,14 +45,14 @@ export function clientAuthHook(opts: ClientAuthOptions): preHandlerAsyncHookHand
     const tokens = opts.tokens();
     const verdict = await tokens.check(profile, req.headers.authorization);
     if (!opts.has(profile) && (verdict === 'ok' || verdict === 'other-profile')) {
-      logger.warn({ profile, remote, outcome: 'PROFILE_NOT_FOUND' }, 'credential request refused');
+      refusals.refused({ profile, remote, outcome: 'PROFILE_NOT_FOUND' }, 'credential request refused');
       return sendError(reply, 404, 'PROFILE_NOT_FOUND', `no profile "${profile}" is configured`);
     }
     if (verdict === 'ok') return;
     metrics.authFailures.inc({ reason: verdict });
     const { mistakes, limited, retryAfterSeconds } = failures.fail(remote);
     // The token file's path goes to the log only: the caller is not authenticated.
-    logger.warn(
+    refusals.refused(
       {
         profile,
         remote,

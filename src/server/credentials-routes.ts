@@ -13,16 +13,17 @@ const PROFILE_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
 
 export interface CredentialsRouteOptions {
   broker: BrokerPort;
-  auth: Omit<ClientAuthOptions, 'has' | 'logger'>;
+  auth: Omit<ClientAuthOptions, 'has' | 'refusals'>;
   logger: Logger;
 }
 
 export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOptions): void {
   const { broker } = opts;
-  // Audit: a line per refused request, and per credential set and client when served (never a secret).
-  const logger = auditLogger(opts.logger);
-  const audit = new ServedAudit(logger);
-  app.addHook('preHandler', clientAuthHook({ ...opts.auth, has: (p) => broker.has(p), logger }));
+  // Audit: refusals (summarised per client address: refusal-log.ts), and a line per credential set
+  // and client when served (never a secret).
+  const audit = new ServedAudit(auditLogger(opts.logger));
+  const { refusals } = app;
+  app.addHook('preHandler', clientAuthHook({ ...opts.auth, has: (p) => broker.has(p), refusals }));
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const profile = requestedProfile(req);
@@ -33,7 +34,7 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsRouteOp
       return sendCredentials(reply, c);
     } catch (err) {
       if (!(err instanceof UnavailableError)) throw err;
-      logger.warn({ profile, remote, outcome: err.code }, 'credential request refused');
+      refusals.refused({ profile, remote, outcome: err.code }, 'credential request refused');
       return sendUnavailable(reply, err);
     }
   };

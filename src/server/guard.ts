@@ -48,7 +48,7 @@ export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
   // hook costs a promise and a microtask turn each.
   app.addHook('onRequest', (req, reply, done) => {
     if (browserHeaders.some((h) => req.headers[h] !== undefined)) {
-      req.log.warn({ remote: req.ip, outcome: 'BROWSER_REQUEST_REFUSED' }, 'request refused');
+      app.refusals.refused({ remote: req.ip, outcome: 'BROWSER_REQUEST_REFUSED' }, 'request refused');
       sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
       return;
     }
@@ -76,7 +76,10 @@ export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
       return badRequest(req, reply, 'BAD_HOST', 'the Host header must be HOST or HOST:PORT');
     }
     if (host === undefined || !hostAllowed(host)) {
-      req.log.warn({ remote: req.ip, outcome: 'HOST_REFUSED', host: host?.slice(0, 100) }, 'request refused');
+      app.refusals.refused(
+        { remote: req.ip, outcome: 'HOST_REFUSED', host: host?.slice(0, 100) },
+        'request refused',
+      );
       sendError(
         reply,
         403,
@@ -90,7 +93,7 @@ export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
 }
 
 function badRequest(req: FastifyRequest, reply: FastifyReply, code: string, message: string): void {
-  req.log.warn({ remote: req.ip, outcome: code }, 'request refused');
+  req.server.refusals.refused({ remote: req.ip, outcome: code }, 'request refused');
   sendError(reply, 400, code, message);
 }
 

@@ -4,7 +4,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { LimitsConfig } from '../config/schema.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import type { RefusalLog } from './refusal-log.ts';
 import { sendError } from './wire.ts';
 
 /** Allow-list entries ("10.0.0.0/8", "::1/128", "127.0.0.1") as a matcher. */
@@ -26,7 +26,7 @@ export function addressMatcher(entries: readonly string[]): (address: string) =>
 
 export function hardeningPlugin(
   app: FastifyInstance,
-  opts: { limits: LimitsConfig; allow?: readonly string[]; logger: Logger },
+  opts: { limits: LimitsConfig; allow?: readonly string[]; refusals: RefusalLog },
 ): void {
   const allowed = opts.allow ? addressMatcher(opts.allow) : undefined;
   const { maxUrlLength, maxConcurrent } = opts.limits;
@@ -34,17 +34,17 @@ export function hardeningPlugin(
 
   app.addHook('onRequest', (req, reply, done) => {
     if (allowed && !allowed(req.ip)) {
-      opts.logger.warn({ remote: req.ip, outcome: 'ADDRESS_REFUSED' }, 'request refused');
+      opts.refusals.refused({ remote: req.ip, outcome: 'ADDRESS_REFUSED' }, 'request refused');
       sendError(reply, 403, 'ADDRESS_REFUSED', 'this client address is not in the listener allow-list');
       return;
     }
     if (req.url.length > maxUrlLength) {
-      opts.logger.warn({ remote: req.ip, outcome: 'URL_TOO_LONG' }, 'request refused');
+      opts.refusals.refused({ remote: req.ip, outcome: 'URL_TOO_LONG' }, 'request refused');
       sendError(reply, 414, 'URL_TOO_LONG', `URLs are limited to ${maxUrlLength} characters`);
       return;
     }
     if (inFlight >= maxConcurrent) {
-      opts.logger.warn({ remote: req.ip, outcome: 'TOO_BUSY', inFlight }, 'request refused');
+      opts.refusals.refused({ remote: req.ip, outcome: 'TOO_BUSY', inFlight }, 'request refused');
       reply.header('Retry-After', '1');
       sendError(reply, 503, 'TOO_BUSY', `more than ${maxConcurrent} requests in progress; retry shortly`);
       return;

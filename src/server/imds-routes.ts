@@ -41,6 +41,7 @@ export function imdsRoutes(
   const audit = new ServedAudit(logger);
   const roleName = imdsRoleName(broker, imds);
   const tokens = new ImdsTokenStore(imds.maxTokens);
+  const { refusals } = app;
   const maxTtl = Math.min(MAX_TTL_SECONDS, Math.floor(imds.tokenTtlMax / 1000));
   // LastUpdated: when these credentials were first handed out here (no SDK reads it).
   const firstServed = new WeakMap<AwsCredentials, Date>();
@@ -48,6 +49,7 @@ export function imdsRoutes(
   app.addHook('onRequest', async (req, reply) => {
     // As EC2: a token must not be obtainable through a proxy or a forwarding container runtime.
     if (req.headers['x-forwarded-for'] !== undefined) {
+      refusals.refused({ remote: req.ip, outcome: 'FORWARDED_REFUSED' }, 'IMDS request refused');
       return sendError(reply, 403, 'FORWARDED_REFUSED', 'IMDS requests must not carry X-Forwarded-For');
     }
   });
@@ -73,7 +75,7 @@ export function imdsRoutes(
     const token = req.headers[TOKEN_HEADER];
     if (tokens.valid(typeof token === 'string' ? token : undefined)) return true;
     if (token === undefined && imds.allowV1) return true;
-    logger.warn(
+    refusals.refused(
       { profile: imds.profile, remote: req.ip, outcome: 'IMDS_TOKEN_INVALID' },
       'IMDS request refused',
     );
@@ -119,7 +121,7 @@ export function imdsRoutes(
           return imdsCredentialsBody(c, firstServed.get(c) as Date);
         } catch (err) {
           if (!(err instanceof UnavailableError)) throw err;
-          logger.warn(
+          refusals.refused(
             { profile: imds.profile, remote, outcome: err.code, via: 'imds' },
             'credential request refused',
           );

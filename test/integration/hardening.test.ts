@@ -266,7 +266,7 @@ describe('who may ask', () => {
     assert.equal(ok.statusCode, 200);
   });
 
-  it('failed tokens: an SDK call with its retries is one mistake; beyond the budget 429, each attempt logged', async () => {
+  it('failed tokens: an SDK call with its retries is one mistake; beyond the budget 429, each attempt counted in a summary', async () => {
     const { broker, app } = await world.broker(
       world.config(
         { default: world.oidcProfile() },
@@ -288,14 +288,22 @@ describe('who may ask', () => {
     const valid = await attempt(await world.token());
     assert.equal(valid.statusCode, 200, 'a valid token is still served: all local apps share 127.0.0.1');
 
+    await app.close(); // ends the refusal window: its summary is written
     const lines = world.logs.slice(logsBefore).map((l) => JSON.parse(l));
     const refusals = lines.filter(
       (l) => l.msg === 'credential request refused' && l.remote === remoteAddress,
     );
-    assert.equal(refusals.length, 5, 'one audit line per failed attempt');
-    assert.deepEqual(
-      refusals.map((l) => l.outcome),
-      ['invalid', 'invalid', 'invalid', 'invalid', 'RATE_LIMITED'],
+    assert.equal(refusals.length, 1, 'the first failed attempt of the window in full');
+    assert.equal(refusals[0].outcome, 'invalid');
+    assert.equal(refusals[0].tokenFile, path.join(world.dir, 'token'));
+    const summary = lines.filter((l) => l.outcome === 'REFUSALS_SUMMARISED' && l.remote === remoteAddress);
+    assert.equal(summary.length, 1, 'the other four in one summary line');
+    assert.equal(summary[0].count, 4);
+    assert.deepEqual(summary[0].codes, { invalid: 3, RATE_LIMITED: 1 });
+    assert.equal(
+      lines.filter((l) => l.msg === 'credential request refused' && l.remote === '10.9.9.10').length,
+      1,
+      "another source's refusal is logged in full",
     );
     const served = lines.filter((l) => l.msg === 'credentials served');
     assert.equal(served.length, 1, 'one audit line for the served response');
@@ -306,6 +314,110 @@ describe('who may ask', () => {
     assert.ok(
       !world.logs.some((l) => l.includes(secret) || l.includes('wrong')),
       'no secret or token in any log',
+    );
+  });
+});
+
+describe('refusal log (security review #17, finding 9)', () => {
+  const refusalLines = <T extends { remote?: unknown; msg?: unknown }>(lines: T[], remote: string) =>
+    lines.filter((l) => l.remote === remote && /refus/.test(String(l.msg)));
+
+  it('a flood of 500 wrong tokens from one address: one full line and one summary with the exact count; metrics count each', async () => {
+    const { broker, app, metrics } = await world.broker(world.config({ default: world.oidcProfile() }));
+    await broker.start();
+    const logsBefore = world.logs.length;
+    const flooder = '10.66.0.1';
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 500; i++) {
+      const res = await app.inject({
+        url: '/v1/credentials',
+        headers: { authorization: `wrong-${i}` },
+        remoteAddress: flooder,
+      });
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+    }
+    // Host refusals count in the same window as the wrong tokens.
+    for (let i = 0; i < 20; i++) {
+      const res = await app.inject({
+        url: '/healthz',
+        headers: { host: 'evil.example' },
+        remoteAddress: flooder,
+      });
+      assert.equal(res.statusCode, 403);
+    }
+    const other = await app.inject({ url: '/v1/credentials', remoteAddress: '10.66.0.2' });
+    assert.equal(other.statusCode, 401);
+    const during = world.logs.slice(logsBefore).map((l) => JSON.parse(l));
+    assert.equal(refusalLines(during, flooder).length, 1, 'during the window: the first refusal only');
+    const first = refusalLines(during, '10.66.0.2');
+    assert.equal(first.length, 1, "another address's first refusal is logged in full");
+    assert.equal(first[0].outcome, 'missing');
+    assert.equal(first[0].tokenFile, path.join(world.dir, 'token'));
+
+    const counted = await metrics.registry.getSingleMetricAsString('credential_broker_http_requests_total');
+    const sum = (status: number) =>
+      [...counted.matchAll(new RegExp(`status="${status}"\\} (\\d+)`, 'g'))].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    assert.equal(sum(401) + sum(429), 501, 'every refused request is counted in the metrics');
+    assert.equal(
+      sum(401) + sum(429) - 1,
+      [...statuses.values()].reduce((a, b) => a + b, 0),
+    );
+
+    await app.close(); // the window ends: pending summaries are written
+    const lines = world.logs.slice(logsBefore).map((l) => JSON.parse(l));
+    const flood = refusalLines(lines, flooder);
+    assert.equal(flood.length, 2, 'a bounded number of lines: the first refusal and one summary');
+    const summary = flood[1];
+    assert.equal(summary.outcome, 'REFUSALS_SUMMARISED');
+    assert.equal(summary.count, 519, 'the exact number of further refusals');
+    assert.equal(summary.windowSeconds, 60);
+    assert.equal(
+      Object.values(summary.codes as Record<string, number>).reduce((a, b) => a + b, 0),
+      519,
+      'codes add up to the count',
+    );
+    assert.equal((summary.codes as Record<string, number>).HOST_REFUSED, 20);
+    assert.match(
+      summary.msg,
+      /^519 more refusals from 10\.66\.0\.1 in the last 60 s \(codes: .*HOST_REFUSED ×20/,
+    );
+    assert.equal(refusalLines(lines, '10.66.0.2').length, 1, 'nothing to summarise for the other address');
+  });
+
+  it('addresses beyond the tracked table share one "other addresses" entry: lines stay bounded under IPv6 rotation', async () => {
+    const { MAX_REFUSAL_ADDRESSES, OTHER_ADDRESSES } = await import('../../src/server/refusal-log.ts');
+    const { app } = await world.broker(world.config({ default: world.oidcProfile({ lazy: true }) }));
+    const logsBefore = world.logs.length;
+    const sources = MAX_REFUSAL_ADDRESSES + 300;
+    for (let i = 0; i < sources; i++) {
+      for (let n = 0; n < 2; n++) {
+        const res = await app.inject({
+          url: '/healthz',
+          headers: { origin: 'https://evil.example' },
+          remoteAddress: `2001:db8::${i.toString(16)}`,
+        });
+        assert.equal(res.statusCode, 403);
+      }
+    }
+    await app.close();
+    const lines = world.logs
+      .slice(logsBefore)
+      .map((l) => JSON.parse(l))
+      .filter((l) => /refus/.test(String(l.msg)));
+    const full = lines.filter((l) => l.outcome === 'BROWSER_REQUEST_REFUSED');
+    assert.equal(full.length, MAX_REFUSAL_ADDRESSES + 1, 'one per tracked address, one for the rest');
+    assert.equal(full.at(-1).summarisedAs, OTHER_ADDRESSES);
+    const summaries = lines.filter((l) => l.outcome === 'REFUSALS_SUMMARISED');
+    assert.equal(summaries.length, MAX_REFUSAL_ADDRESSES + 1);
+    const rest = summaries.find((l) => l.remote === OTHER_ADDRESSES);
+    assert.equal(rest?.count, 300 * 2 - 1, 'every refusal from untracked addresses is counted');
+    assert.equal(
+      summaries.reduce((n, l) => n + l.count, 0) + full.length,
+      sources * 2,
+      'lines + counts = refusals: none lost',
     );
   });
 });
