@@ -72,5 +72,6 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-/** 70 (EX_SOFTWARE): an unhandled error in the daemon; the supervisor (systemd, kubelet) restarts it. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, SOFTWARE: 70, CONFIG: 78 } as const;
+/** 70 (EX_SOFTWARE): an unhandled error in the daemon; the supervisor (systemd, kubelet) restarts it.
+ * 69 (EX_UNAVAILABLE): a command that asks a running broker found none (`status`). */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CONFIG: 78 } as const;

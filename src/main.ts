@@ -38,13 +38,18 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   }
   let values: Record<string, string | boolean | undefined>;
   let operands: string[];
+  let terminated: boolean;
   try {
     const parsed = parseArgs({
       args: rest,
       options: parseOptions(command),
       strict: true,
       allowPositionals: true,
+      tokens: true,
     });
+    // Every operand after `--` (none before it): `exec` needs that to tell its CMD from its options.
+    const dashDash = parsed.tokens.findIndex((t) => t.kind === 'option-terminator');
+    terminated = dashDash >= 0 && !parsed.tokens.slice(0, dashDash).some((t) => t.kind === 'positional');
     if (!command.operands && parsed.positionals.length > 0)
       throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
     values = parsed.values;
@@ -60,7 +65,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const config = values.config;
   const configPath = typeof config === 'string' ? config : DEFAULT_CONFIG_PATH;
   try {
-    return await command.run({ values, operands, configPath }, io);
+    return await command.run({ values, operands, terminated, configPath }, io);
   } catch (err) {
     io.stderr(`credential-broker: ${describeError(err)}\n`);
     return err instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE;

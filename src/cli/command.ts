@@ -19,6 +19,8 @@ export interface RunArgs {
   values: Values;
   /** The command's words (commands with `operands` only; after `--` they may start with -). */
   operands: string[];
+  /** The operands all came after `--` (what `exec` requires of its command line). */
+  terminated: boolean;
   /** --config, else the default path. */
   configPath: string;
 }

@@ -67,6 +67,34 @@ Exit codes: 0 every profile works, 1 a profile fails, 78 invalid config.`,
     ),
 });
 
+const STATUS = command({
+  name: 'status',
+  summary: 'ask the running broker: ready?, each profile’s expiry and last error',
+  usage: ['status [--config FILE] [--url URL] [--json]'],
+  description: `Asks the running broker for its readiness (GET /readyz on the credentials listener,
+found from server.listen of the same config serve reads; no token needed) and shows
+each profile's state, when its credentials expire, failures in a row and the last
+error code. It never contacts an IdP or STS (check does).
+Exit codes: 0 ready, 1 not ready (a profile has no valid credentials), 69 no broker
+answers at the URL, 78 invalid config.`,
+  options: {
+    config,
+    url: {
+      type: 'string',
+      value: 'URL',
+      help: "the broker's base URL, e.g. http://127.0.0.1:9911 (default from server.listen)",
+    },
+    json: json('the readiness as JSON, as /readyz gives it'),
+    help,
+  },
+  examples: ['credential-broker status', 'credential-broker status --json   # for scripts and monitoring'],
+  run: async ({ configPath, values }, io) =>
+    (await import('./status.ts')).statusCommand(
+      { configPath, url: str(values, 'url'), json: values.json === true },
+      io,
+    ),
+});
+
 const ENV = command({
   name: 'env',
   summary: 'print the two environment lines that point an app at a profile',
@@ -133,6 +161,51 @@ Exit codes: 0 ok, 1 the broker is unreachable or refused, 64 usage error, 78 inv
         profile: str(values, 'profile'),
         url: str(values, 'url'),
         tokenFile: str(values, 'token-file'),
+      },
+      io,
+    ),
+});
+
+const EXEC = command({
+  name: 'exec',
+  summary: 'run one command with a profile’s credentials (as aws-vault exec)',
+  usage: ['exec --profile NAME [--env-credentials] [--config FILE] -- CMD [ARGS...]'],
+  description: `Fetches the profile's credentials (from its IdP and STS, as serve does) and runs CMD
+with them; CMD's exit status is exec's (a signal: 128 + its number), and SIGINT,
+SIGTERM and SIGHUP are passed on to it. By default exec serves the profile for the run
+on the container-credentials endpoint, at an ephemeral 127.0.0.1 port with a fresh
+client token in a private temporary file (removed at the end), and sets
+AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: CMD's
+SDK gets refreshed credentials however long it runs. --env-credentials sets
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
+AWS_CREDENTIAL_EXPIRATION once instead, for tools (and SDKs older than
+AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) that read only those. Either way the other
+AWS credential variables (AWS_PROFILE, AWS_ROLE_ARN, ...) are removed, and
+CREDENTIAL_BROKER_PROFILE names the profile. Warnings go to stderr (LOG_LEVEL).
+Exit codes: CMD's; 1 no credentials (CMD not run), 64 usage error, 78 invalid config,
+126/127 CMD cannot be run / not found.`,
+  options: {
+    config,
+    profile: profile('the profile whose credentials CMD gets (required)'),
+    'env-credentials': {
+      type: 'boolean',
+      help: 'put the credentials in the environment, with no endpoint',
+    },
+    help,
+  },
+  operands: { usage: '-- CMD [ARGS...]', complete: 'command' },
+  examples: [
+    'credential-broker exec --profile reports -- printenv AWS_CONTAINER_CREDENTIALS_FULL_URI   # or: -- aws s3 ls',
+    'credential-broker exec --profile reports --env-credentials -- printenv AWS_ACCESS_KEY_ID   # for s3cmd, rclone',
+  ],
+  run: async ({ configPath, values, operands, terminated }, io) =>
+    (await import('./exec.ts')).execCommand(
+      {
+        configPath,
+        profile: str(values, 'profile'),
+        envCredentials: values['env-credentials'] === true,
+        command: operands,
+        terminated,
       },
       io,
     ),
@@ -221,7 +294,16 @@ Exit codes: 0 ok, 64 usage error.`,
     (await import('./completion.ts')).completionCommand(operands, COMMANDS, io),
 });
 
-export const COMMANDS: readonly Command[] = [SERVE, CHECK, ENV, CREDENTIAL_PROCESS, ADVISE, COMPLETION];
+export const COMMANDS: readonly Command[] = [
+  SERVE,
+  CHECK,
+  EXEC,
+  STATUS,
+  ENV,
+  CREDENTIAL_PROCESS,
+  ADVISE,
+  COMPLETION,
+];
 
 export function commandNamed(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

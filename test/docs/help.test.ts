@@ -40,7 +40,7 @@ describe('credential-broker --help', () => {
     assert.equal(out.code, 64);
     assert.match(
       out.stderr,
-      /no command "frobnicate"; commands: serve, check, env, credential-process, advise, completion/,
+      /no command "frobnicate"; commands: serve, check, exec, status, env, credential-process, advise, completion/,
     );
   });
 });
@@ -79,8 +79,8 @@ for (const command of COMMANDS) {
         where: `credential-broker ${command.name} --help, example ${i + 1}`,
         command: e,
       }));
-      // credential-process asks a running broker: its examples run while serve's first one runs.
-      if (command.name === 'credential-process') {
+      // credential-process and status ask a running broker: their examples run while serve's first one runs.
+      if (command.name === 'credential-process' || command.name === 'status') {
         const serve = section((await cli('serve', '--help')).stdout, 'Examples')[0]!;
         steps.unshift({ where: 'credential-broker serve --help, example 1', command: serve });
       }

@@ -5,9 +5,9 @@
 // What a documented command may say, and what it runs as:
 //
 //   documented                              runs as
-//   /etc/credential-broker/config.yaml      the world's config file; a `serve`, `check`, `env` or
-//                                           `credential-process` without --config gets it too (it
-//                                           is the default path)
+//   /etc/credential-broker/config.yaml      the world's config file; a `serve`, `check`, `exec`,
+//                                           `status`, `env` or `credential-process` without
+//                                           --config gets it too (it is the default path)
 //   /run/credential-broker/                 a temp folder (the world's token files are there)
 //   127.0.0.1:9911                          127.0.0.1:<a free port> (the world's server.listen)
 //   credential-broker, node bin/credential-broker.js
@@ -403,9 +403,11 @@ export async function startDocsWorld(): Promise<DocsWorld> {
     at('bin', 'credential-broker'),
     `#!/bin/sh
 case "$1" in
-  serve|check|env|credential-process)
-    for a in "$@"; do case "$a" in -c|-c?*|--config|--config=*) exec ${node} "$@";; esac; done
-    exec ${node} "$@" --config '${configFile}';;
+  serve|check|env|credential-process|exec|status)
+    for a in "$@"; do case "$a" in --) break;; -c|-c?*|--config|--config=*) exec ${node} "$@";; esac; done
+    # Right after the command: exec's own arguments end at "--".
+    command="$1"; shift
+    exec ${node} "$command" --config '${configFile}' "$@";;
 esac
 exec ${node} "$@"
 `,
