@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.ts';
 import { describeError, EXIT } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { buildApp } from '../server/app.ts';
+import { clientTokensFor } from '../server/client-tokens.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { Io } from './io.ts';
@@ -123,9 +124,18 @@ async function serveFor(
 ): Promise<number> {
   const { logger, metrics, io } = deps;
   const broker = new Broker(config, { logger, metrics });
-  const app = buildApp({ broker, logger, metrics, listenHost: '127.0.0.1' });
+  const tokens = clientTokensFor(config, logger);
+  await tokens.ensureAll(); // a fresh random token in the private folder
+  const app = buildApp({
+    broker,
+    server: config.server,
+    tokens: () => tokens,
+    logger,
+    metrics,
+    listenHost: '127.0.0.1',
+  });
   try {
-    await broker.start(); // creates the token file, then the first fetch
+    await broker.start();
     const status = broker.readiness().profiles[profile];
     if (status?.state !== 'ready') {
       return failed(io, profile, status?.lastError ?? new Error('no credentials'));
@@ -135,7 +145,7 @@ async function serveFor(
     // The file only, not AWS_CONTAINER_AUTHORIZATION_TOKEN: a token in the environment is
     // inherited by every descendant and shows up in their dumps; SDKs too old for the file
     // (AWS CLI < 2.13, botocore < 1.31) get --env-credentials.
-    env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = broker.tokens.fileFor(profile);
+    env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = tokens.fileFor(profile);
     return await run(command, env, io);
   } finally {
     broker.stop();

@@ -3,7 +3,7 @@
 // error code. Read-only and needs no token: /readyz carries no credentials (server/health-routes.ts).
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError, describeError, EXIT } from '../errors.ts';
-import { networkErrorOf } from '../net.ts';
+import { describeNetworkFailure } from '../net.ts';
 import { hostForUrl } from './endpoint.ts';
 import type { Io } from './io.ts';
 
@@ -42,7 +42,7 @@ export async function statusCommand(
     });
   } catch (err) {
     return unavailable(
-      `no broker answers at ${url} (${networkErrorOf(err) ?? describeError(err)}): is credential-broker serve running? The URL comes from ${from}; pass --url to ask another broker`,
+      `no broker answers at ${url} (${describeNetworkFailure(err) ?? describeError(err)}): is credential-broker serve running? The URL comes from ${from}; pass --url to ask another broker`,
     );
   }
   const text = await res.text();

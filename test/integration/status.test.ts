@@ -95,7 +95,7 @@ describe('credential-broker status', () => {
     assert.equal(out.stdout, '');
     assert.match(
       out.stderr,
-      /no broker answers at http:\/\/127\.0\.0\.1:\d+\/readyz \(ECONNREFUSED\): is credential-broker serve running\? The URL comes from server\.listen \(127\.0\.0\.1:\d+\) in .*nobody\.yaml; pass --url/,
+      /no broker answers at http:\/\/127\.0\.0\.1:\d+\/readyz \(ECONNREFUSED[^)]*\): is credential-broker serve running\? The URL comes from server\.listen \(127\.0\.0\.1:\d+\) in .*nobody\.yaml; pass --url/,
     );
     const port = new URL(`http://${(await cli('status', '-c', nobody)).stderr.match(/127\.0\.0\.1:\d+/)![0]}`)
       .port;
