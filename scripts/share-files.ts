@@ -26,7 +26,7 @@ export function shareFiles(): Record<string, string> {
  * The commit being built, for --version and credential_broker_build_info: BUILD_COMMIT when set
  * (a build from a copy of the tree or a source tarball), else git's; "unknown" outside a checkout.
  */
-function commit(): string {
+export function commit(): string {
   if (process.env.BUILD_COMMIT) return process.env.BUILD_COMMIT;
   try {
     return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {

@@ -9,6 +9,10 @@ export interface BuildInfo {
   node: string;
 }
 
+// Set by scripts/bundle.ts in the one-file bundle (the .deb), which has no package.json beside it.
+declare const __CREDENTIAL_BROKER_BUILD__: { version: string; commit: string } | undefined;
+const BUNDLED = typeof __CREDENTIAL_BROKER_BUILD__ === 'undefined' ? undefined : __CREDENTIAL_BROKER_BUILD__;
+
 function readJson(relative: string): Record<string, unknown> | undefined {
   try {
     // src/telemetry/ and dist/telemetry/ both sit two levels below package.json.
@@ -19,11 +23,12 @@ function readJson(relative: string): Record<string, unknown> | undefined {
 }
 
 export function version(): string {
+  if (BUNDLED) return BUNDLED.version;
   return String(readJson('../../package.json')?.version ?? 'unknown');
 }
 
 export function buildInfo(): BuildInfo {
-  const commit = readJson('../build-info.json')?.commit;
+  const commit = BUNDLED ? BUNDLED.commit : readJson('../build-info.json')?.commit;
   return {
     version: version(),
     commit: typeof commit === 'string' ? commit : 'unknown',

@@ -60,7 +60,13 @@ function lastValue(unit: Map<string, Map<string, string[]>>, section: string, ke
 /** The units as installed: both in one folder, the drop-in (optionally) in NAME.service.d/. */
 async function installed(withDropIn: boolean): Promise<{ dir: string; unit: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'cb-units-'));
-  await copyFile(UNIT, path.join(dir, 'credential-broker.service'));
+  // verify wants ExecStart='s program to exist: the .deb's /usr/bin/credential-broker is the source
+  // tree's bin/credential-broker.js here.
+  const unit = (await readFile(UNIT, 'utf8')).replace(
+    /^ExecStart=\/usr\/bin\/credential-broker /m,
+    `ExecStart=${path.join(ROOT, 'bin/credential-broker.js')} `,
+  );
+  await writeFile(path.join(dir, 'credential-broker.service'), unit);
   await copyFile(SOCKET, path.join(dir, 'credential-broker.socket'));
   if (withDropIn) {
     await mkdir(path.join(dir, 'credential-broker.service.d'));
@@ -112,7 +118,10 @@ describe('systemd unit', () => {
     };
     for (const [key, value] of Object.entries(expected)) assert.equal(one(key), value, key);
     assert.ok(service.get('SystemCallFilter')?.includes('@system-service'));
-    assert.match(one('ExecStart') ?? '', / serve --config \/etc\/credential-broker\/config\.yaml$/);
+    assert.equal(
+      one('ExecStart'),
+      '/usr/bin/credential-broker serve --config /etc/credential-broker/config.yaml',
+    );
     assert.equal(
       one('ExecStartPost'),
       '-/bin/chmod 0640 %t/credential-broker/token',

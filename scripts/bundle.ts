@@ -1,0 +1,58 @@
+// `npm run bundle`: the whole broker as one ES module, dist/bundle/credential-broker.mjs, that runs
+// with nothing but Node beside it (the .deb's /opt/credential-broker/lib: scripts/package-deb.ts).
+// It starts faster than dist/ (one file to parse instead of ~1,500 modules in node_modules).
+//
+// What stays outside the file, and why:
+// - `kerberos`: a native addon built for one Node and one libkrb5. src/sources/kerberos-addon.ts
+//   imports it by a name held in a variable, so esbuild leaves the import alone and Node looks in
+//   the node_modules folders above the bundle (/opt/credential-broker/node_modules/kerberos).
+// - `xmllint-wasm`: it starts a worker thread from its own folder (xmllint-node.js, which loads
+//   xmllint.wasm beside it), which a bundle cannot hold; the folder is copied next to the bundle.
+// The version and commit are compiled in (src/telemetry/build-info.ts reads package.json and
+// dist/build-info.json from its own folder, which a bundle does not have).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { commit } from './share-files.ts';
+
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Packages the bundle imports at run time from a node_modules folder beside it. */
+export const EXTERNAL_PACKAGES = ['kerberos', 'xmllint-wasm'] as const;
+
+/** Where `npm run bundle` writes the bundle. */
+export const BUNDLE = path.join(ROOT, 'dist/bundle/credential-broker.mjs');
+
+/** The package version and the commit being built (BUILD_COMMIT, else git's). */
+export function buildId(): { version: string; commit: string } {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  return { version: pkg.version, commit: commit() };
+}
+
+/** Bundles src/main.ts (which runs itself when it is the program: the bundle is) into `outfile`. */
+export async function bundle(outfile: string = BUNDLE, id = buildId()): Promise<void> {
+  await build({
+    entryPoints: [path.join(ROOT, 'src/main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: [...EXTERNAL_PACKAGES],
+    // CommonJS packages inside an ES module call require() for Node's built-ins.
+    banner: {
+      js: "import { createRequire as __cbCreateRequire } from 'node:module'; const require = __cbCreateRequire(import.meta.url);",
+    },
+    define: {
+      __CREDENTIAL_BROKER_BUILD__: JSON.stringify(id),
+    },
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await bundle();
+  console.log(path.relative(ROOT, BUNDLE));
+}
