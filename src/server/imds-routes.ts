@@ -7,7 +7,7 @@ import { UnavailableError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { BrokerPort } from './broker-port.ts';
-import { ImdsTokenStore } from './imds-tokens.ts';
+import { ImdsTokenStore, imdsTokensPerAddress } from './imds-tokens.ts';
 import { ServedAudit } from './served-audit.ts';
 import { imdsCredentialsBody, imdsCredentialsSchema, sendError, sendUnavailable } from './wire.ts';
 
@@ -40,7 +40,9 @@ export function imdsRoutes(
   const logger = auditLogger(opts.logger);
   const audit = new ServedAudit(logger);
   const roleName = imdsRoleName(broker, imds);
-  const tokens = new ImdsTokenStore(imds.maxTokens);
+  // Half the store per client address: a flood from one address leaves room for everyone else's
+  // tokens, while 127.0.0.1, where nearly all local apps come from, can still hold many.
+  const tokens = new ImdsTokenStore(imds.maxTokens, Date.now, imdsTokensPerAddress(imds.maxTokens));
   const { refusals } = app;
   const maxTtl = Math.min(MAX_TTL_SECONDS, Math.floor(imds.tokenTtlMax / 1000));
   // LastUpdated: when these credentials were first handed out here (no SDK reads it).
@@ -68,7 +70,7 @@ export function imdsRoutes(
     const ttl = Math.min(requested, maxTtl);
     // Go's SDK refuses a token without this header (it caches the token for this long).
     reply.header(TTL_HEADER, String(ttl));
-    return reply.header('cache-control', 'no-store').type('text/plain').send(tokens.issue(ttl));
+    return reply.header('cache-control', 'no-store').type('text/plain').send(tokens.issue(ttl, req.ip));
   });
 
   const authorized = (req: FastifyRequest, reply: FastifyReply): boolean => {

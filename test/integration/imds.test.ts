@@ -163,6 +163,44 @@ print(urllib.request.urlopen(req).read().decode())`,
     assert.equal((await app.inject({ url: CREDS, headers })).statusCode, 401);
   });
 
+  it('a flood of token PUTs from one client address does not evict a token held by another (review #17, finding 8)', async () => {
+    const { app } = await imdsWorld({ maxTokens: 10 });
+    const put = async (remoteAddress: string, ttl: string) => {
+      const res = await app.inject({
+        method: 'PUT',
+        url: '/latest/api/token',
+        headers: { [TTL]: ttl },
+        remoteAddress,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.body;
+    };
+    const fetchWith = (token: string, remoteAddress: string) =>
+      app.inject({ url: CREDS, headers: { 'x-aws-ec2-metadata-token': token }, remoteAddress });
+    // B's token expires soonest of all: the total bound alone would evict it first.
+    const victim = await put('127.0.0.2', '60');
+    const flood: string[] = [];
+    for (let i = 0; i < 100; i++) flood.push(await put('127.0.0.1', '21600'));
+    assert.equal(
+      (await fetchWith(victim, '127.0.0.2')).statusCode,
+      200,
+      "the other address's token survives",
+    );
+    assert.equal(
+      (await fetchWith(flood.at(-1) as string, '127.0.0.1')).statusCode,
+      200,
+      "the flooder's newest works",
+    );
+    assert.equal(
+      (await fetchWith(flood[0] as string, '127.0.0.1')).statusCode,
+      401,
+      "the flooder's own oldest went: it holds at most half of imds.maxTokens",
+    );
+    const working = [];
+    for (const t of flood) if ((await fetchWith(t, '127.0.0.1')).statusCode === 200) working.push(t);
+    assert.equal(working.length, 5);
+  });
+
   it('IMDSv1 (no token) only when imds.allowV1 is set', async () => {
     const { app } = await imdsWorld({ allowV1: true });
     const list = await app.inject({ url: CREDS });
