@@ -14,10 +14,11 @@ import { tokenFileFor } from '../server/client-tokens.ts';
 import { getCallerIdentity } from '../sts/exchange.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import { networkHint, type StepName, stepTarget } from './check-steps.ts';
 import type { Io } from './io.ts';
 
 interface Step {
-  name: 'identity source' | 'STS exchange' | 'GetCallerIdentity' | 'running broker';
+  name: StepName;
   ok: boolean;
   skipped?: boolean;
   durationMs: number;
@@ -58,9 +59,13 @@ export async function checkCommand(
     );
   }
 
+  // On a terminal, each step shows as it starts and is completed with ok/failed (stderr: stdout
+  // keeps the report alone, the same as in a pipe or a file).
+  const progress = !opts.json && io.isTerminal?.stderr ? io.stderr : undefined;
   const results: CheckResult[] = [];
   for (const profile of names) {
-    const result = await checkProfile(broker, profile);
+    progress?.(`${profile}:\n`);
+    const result = await checkProfile(broker, profile, progress);
     results.push(result);
     if (!opts.json) io.stdout(formatResult(result));
   }
@@ -70,8 +75,13 @@ export async function checkCommand(
   return failed === 0 ? EXIT.OK : EXIT.FAILURE;
 }
 
-async function checkProfile(broker: Broker, profile: string): Promise<CheckResult> {
+async function checkProfile(
+  broker: Broker,
+  profile: string,
+  progress: ((text: string) => void) | undefined,
+): Promise<CheckResult> {
   const info = broker.describe(profile);
+  const config = broker.config.profiles[profile]!;
   const steps = broker.stepsOf(profile);
   const result: CheckResult = {
     profile,
@@ -83,10 +93,11 @@ async function checkProfile(broker: Broker, profile: string): Promise<CheckResul
     warnings: [],
   };
   const started = Date.now();
-  const proof = await step(result, 'identity source', () => steps.prove());
-  const creds = proof && (await step(result, 'STS exchange', () => steps.exchange(proof)));
-  const who =
-    creds && (await step(result, 'GetCallerIdentity', () => getCallerIdentity(creds, info.sts, profile)));
+  const step = <T>(name: StepName, run: () => Promise<T>) =>
+    runStep(result, name, stepTarget(name, config, info.sts), run, progress);
+  const proof = await step('identity source', () => steps.prove());
+  const creds = proof && (await step('STS exchange', () => steps.exchange(proof)));
+  const who = creds && (await step('GetCallerIdentity', () => getCallerIdentity(creds, info.sts, profile)));
   if (creds && who) {
     Object.assign(result, { callerArn: who.arn, expiration: creds.expiration.toISOString() });
     const skew = creds.clockSkewMs ?? 0;
@@ -95,7 +106,10 @@ async function checkProfile(broker: Broker, profile: string): Promise<CheckResul
         `this host's clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} STS's (from its Date header): fix time sync (NTP); past 5 min tokens and SigV4 start to fail`,
       );
     }
+    progress?.(`  … ${stepTarget('running broker', config, info.sts).doing}…`);
     await checkRunningBroker(broker, profile, creds, result);
+    const last = result.steps.at(-1);
+    progress?.(` ${last?.skipped ? 'skipped' : last?.ok ? 'ok' : 'failed'}\n`);
   }
   result.ok = result.steps.every((s) => s.ok);
   result.error = result.steps.find((s) => !s.ok)?.error;
@@ -103,19 +117,30 @@ async function checkProfile(broker: Broker, profile: string): Promise<CheckResul
   return result;
 }
 
-async function step<T>(
+async function runStep<T>(
   result: CheckResult,
-  name: Step['name'],
+  name: StepName,
+  target: ReturnType<typeof stepTarget>,
   run: () => Promise<T>,
+  progress: ((text: string) => void) | undefined,
 ): Promise<T | undefined> {
+  progress?.(`  … ${target.doing}…`);
   const started = Date.now();
   try {
     const value = await run();
-    result.steps.push({ name, ok: true, durationMs: Date.now() - started });
+    const durationMs = Date.now() - started;
+    result.steps.push({ name, ok: true, durationMs });
+    progress?.(` ok (${durationMs} ms)\n`);
     return value;
   } catch (err) {
-    const error = { code: isBrokerError(err) ? err.code : 'UNEXPECTED', message: describeError(err) };
-    result.steps.push({ name, ok: false, durationMs: Date.now() - started, error });
+    const hint = networkHint(err, target);
+    const error = {
+      code: isBrokerError(err) ? err.code : 'UNEXPECTED',
+      message: `${describeError(err)}${hint ? `; ${hint}` : ''}`,
+    };
+    const durationMs = Date.now() - started;
+    result.steps.push({ name, ok: false, durationMs, error });
+    progress?.(` failed (${durationMs} ms)\n`);
     return undefined;
   }
 }

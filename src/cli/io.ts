@@ -2,6 +2,8 @@
 export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Which streams are a terminal (progress lines, questions); absent: none is. */
+  isTerminal?: { stdin: boolean; stdout: boolean; stderr: boolean };
 }
 
 /**
@@ -33,4 +35,9 @@ function writerFor(stream: NodeJS.WriteStream): (text: string) => void {
 export const processIo: Io = {
   stdout: writerFor(process.stdout),
   stderr: writerFor(process.stderr),
+  isTerminal: {
+    stdin: process.stdin.isTTY === true,
+    stdout: process.stdout.isTTY === true,
+    stderr: process.stderr.isTTY === true,
+  },
 };
