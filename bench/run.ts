@@ -17,7 +17,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromHttp } from '@aws-sdk/credential-providers';
 import { stringify } from 'yaml';
 import { Broker } from '../src/broker.ts';
-import { ConfigSchema } from '../src/config/schema.ts';
+import { ConfigSchema } from '../src/config/schema/index.ts';
 import { createSource } from '../src/sources/index.ts';
 import { exchange } from '../src/sts/exchange.ts';
 import { resolveStsSettings } from '../src/sts/request.ts';

@@ -1,4 +1,4 @@
-// docs/config-reference.md is generated from the zod schema (src/config/schema.ts), so that the
+// docs/config-reference.md is generated from the zod schema (src/config/schema/), so that the
 // reference cannot drift from what the broker accepts: `npm run docs:config` writes it, and
 // `tsx scripts/config-reference.ts --check` (like test/unit/config-reference.test.ts) fails when the
 // file differs from what the schema gives. The zod schema is walked directly rather than through
@@ -15,7 +15,7 @@ import {
   DurationSchema,
   SecretRefSchema,
   ThresholdDurationSchema,
-} from '../src/config/schema.ts';
+} from '../src/config/schema/index.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REFERENCE_FILE = path.join(ROOT, 'docs/config-reference.md');
@@ -353,7 +353,7 @@ function intro(): string {
     .join(', ');
   return `# Configuration reference
 
-<!-- Generated from src/config/schema.ts by \`npm run docs:config\`: edit the schema's descriptions, not this file. -->
+<!-- Generated from src/config/schema/ by \`npm run docs:config\`: edit the schema's descriptions, not this file. -->
 
 The broker reads one YAML file, \`--config FILE\` (default \`${DEFAULT_CONFIG_PATH}\`). Every
 setting is listed below, generated from the schema the broker validates with, so this page and the
@@ -414,7 +414,7 @@ function main(args: string[]): number {
     }
     if (actual === expected) return 0;
     console.error(
-      `${relative} ${actual === undefined ? 'is missing' : 'is out of date with src/config/schema.ts'}: run npm run docs:config and commit the result`,
+      `${relative} ${actual === undefined ? 'is missing' : 'is out of date with src/config/schema/index.ts'}: run npm run docs:config and commit the result`,
     );
     return 1;
   }

@@ -2,7 +2,7 @@
 // through the narrow interface it declares (server/broker-port.ts), which this class satisfies.
 import { isDeepStrictEqual } from 'node:util';
 import { type Clock, type RefreshEvent, Refresher, systemClock } from './cache/refresher.ts';
-import type { Config, Profile } from './config/schema.ts';
+import type { Config, Profile } from './config/schema/index.ts';
 import type { AwsCredentials } from './model/credentials.ts';
 import type { Proof } from './model/proof.ts';
 import type { Readiness } from './model/status.ts';
@@ -200,7 +200,7 @@ export class Broker {
         profile: name,
         fetch: () => this.fetch(runtime),
         timings: profile.refresh,
-        backoff: { baseMs: profile.refresh.backoff.initial, maxMs: profile.refresh.backoff.max },
+        backoff: profile.refresh.backoff,
         clock: this.deps.clock,
         random: this.deps.random,
         onEvent: (event) => this.record(runtime, event),

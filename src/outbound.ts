@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, ProxyAgent } from 'undici';
-import type { NetworkConfig } from './config/schema.ts';
+import type { NetworkConfig } from './config/schema/index.ts';
 import { readSecret } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
 

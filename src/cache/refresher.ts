@@ -22,14 +22,13 @@ export interface RefreshTimings {
   jitter: number;
 }
 
+/** The profile's `refresh.backoff` (its defaults are the config schema's, src/config/schema/refresh.ts). */
 export interface BackoffTimings {
   /** First retry waits up to this long (ms); each failure doubles the cap ("full jitter"). */
-  baseMs: number;
+  initial: number;
   /** Retries never wait longer than this (ms); permanent errors wait this long. */
-  maxMs: number;
+  max: number;
 }
-
-export const DEFAULT_BACKOFF: BackoffTimings = { baseMs: 1000, maxMs: 5 * 60_000 };
 
 /** Credentials with less than this left are never served, even during an outage: they would
  * expire in flight or on a consumer whose clock runs a little behind. */
@@ -62,7 +61,7 @@ export interface RefresherOptions {
   profile: string;
   fetch: () => Promise<AwsCredentials>;
   timings: RefreshTimings;
-  backoff?: BackoffTimings;
+  backoff: BackoffTimings;
   clock?: Clock;
   random?: () => number;
   onEvent?: (event: RefreshEvent) => void;
@@ -90,7 +89,7 @@ export class Refresher {
     this.profile = opts.profile;
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = opts.backoff;
     this.floor = opts.timings.minRemaining;
   }
 
@@ -243,8 +242,8 @@ export class Refresher {
 
   /** Capped exponential backoff with full jitter; at least what the upstream asked for. */
   private retryDelay(error: BrokerError): number {
-    const { baseMs, maxMs } = this.backoff;
-    const cap = error.retryable ? Math.min(maxMs, baseMs * 2 ** (this.failures - 1)) : maxMs;
+    const { initial, max } = this.backoff;
+    const cap = error.retryable ? Math.min(max, initial * 2 ** (this.failures - 1)) : max;
     const jittered = error.retryable ? cap * this.random() : cap * (0.5 + this.random() / 2);
     const asked = (error.retryAfterSeconds ?? 0) * 1000;
     return Math.max(jittered, asked, 10);

@@ -2,7 +2,7 @@
 // step runs ("waiting for STS at URL (timeout 10 s)…"), and, when the step fails on the way there
 // (refused, unresolved, timed out, a certificate not trusted), the endpoint and the settings to
 // change, appended to the error's own message.
-import type { Profile } from '../config/schema.ts';
+import type { Profile } from '../config/schema/index.ts';
 import { describeNetworkFailure, networkErrorCode } from '../net.ts';
 import { endpointOf, type ResolvedStsSettings } from '../sts/request.ts';
 

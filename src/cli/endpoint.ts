@@ -1,6 +1,6 @@
 // Where an app reaches a profile on the running broker: the URL and the token file, as derived from
 // the broker's config (used by `env` and `credential-process`).
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/schema/index.ts';
 import { ConfigError } from '../errors.ts';
 import { parseListen } from '../net.ts';
 // Not from broker.ts: credential_process runs on every SDK fetch, and broker.ts loads the AWS SDK and fastify.

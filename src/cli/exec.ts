@@ -10,7 +10,7 @@ import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/schema/index.ts';
 import { describeError, EXIT } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { buildApp } from '../server/app.ts';

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/schema/index.ts';
 import { BrokerError, describeError, EXIT } from '../errors.ts';
 import { parseListen } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';

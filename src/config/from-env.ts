@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_CONFIG_PATH } from './default-path.ts';
 import { type LoadedConfig, loadConfigFile } from './load.ts';
-import { ConfigSchema } from './schema.ts';
+import { ConfigSchema } from './schema/index.ts';
 
 /** The one profile a config from the environment holds (the name an SDK's default profile has). */
 export const ENV_PROFILE = 'default';

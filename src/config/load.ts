@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { type Config, ConfigSchema } from './schema.ts';
+import { type Config, ConfigSchema, resolvingPathsAgainst } from './schema/index.ts';
 
 export { DEFAULT_CONFIG_PATH } from './default-path.ts';
 
@@ -51,9 +51,11 @@ export function parseConfig(text: string, file: string): Config {
   if (raw === null || raw === undefined) raw = {};
   // reportInput: tells a missing setting (input undefined) from one of the wrong type; the input
   // itself is never printed (it may be a secret written inline by mistake).
-  const result = ConfigSchema.safeParse(raw, { reportInput: true });
+  const result = resolvingPathsAgainst(path.dirname(file), () =>
+    ConfigSchema.safeParse(raw, { reportInput: true }),
+  );
   if (!result.success) throw new ConfigError(formatIssues(file, result.error.issues));
-  return resolvePaths(result.data, path.dirname(file));
+  return result.data;
 }
 
 /** Every issue on its own line: `file: a.b.c: what is wrong (how to fix)`; the first line says how many. */
@@ -73,38 +75,4 @@ function explain(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined)
     return `required: add ${issue.expected === 'object' || issue.expected === 'record' ? 'this section' : `a ${issue.expected}`}`;
   return issue.message;
-}
-
-function resolvePaths(config: Config, dir: string): Config {
-  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
-  if (config.server.tokenFile) config.server.tokenFile = abs(config.server.tokenFile);
-  for (const profile of Object.values(config.profiles)) {
-    if (profile.tokenFile) profile.tokenFile = abs(profile.tokenFile);
-    resolveFileRefs(profile.source as unknown as Record<string, unknown>, dir);
-    if (profile.network) resolveFileRefs(profile.network as Record<string, unknown>, dir);
-  }
-  resolveFileRefs(config.network as Record<string, unknown>, dir);
-  const tls = config.server.tls;
-  if (tls) {
-    tls.certificate = path.resolve(dir, tls.certificate);
-    if (tls.clientCa) tls.clientCa = path.resolve(dir, tls.clientCa);
-    resolveFileRefs(tls as unknown as Record<string, unknown>, dir);
-  }
-  return config;
-}
-
-/** Path settings not named `...File` (the saml source's Kerberos keytab and krb5.conf). */
-const PATH_KEYS = new Set(['keytab', 'krb5Conf']);
-
-/** `file:relative/path` secret references and `...File` paths anywhere in a source are made absolute. */
-function resolveFileRefs(node: Record<string, unknown>, dir: string): void {
-  for (const [key, value] of Object.entries(node)) {
-    if (typeof value === 'string' && value.startsWith('file:') && !path.isAbsolute(value.slice(5))) {
-      node[key] = `file:${path.resolve(dir, value.slice(5))}`;
-    } else if (typeof value === 'string' && (key.endsWith('File') || PATH_KEYS.has(key))) {
-      node[key] = path.resolve(dir, value);
-    } else if (value && typeof value === 'object') {
-      resolveFileRefs(value as Record<string, unknown>, dir);
-    }
-  }
 }

@@ -1,7 +1,7 @@
 // The HTTP face of the broker: small encapsulated plugins, JSON schemas on routes, testable
 // through app.inject() without opening a port. It sees the broker only through BrokerPort.
 import type { FastifyInstance } from 'fastify';
-import type { ServerConfig } from '../config/schema.ts';
+import type { ServerConfig } from '../config/schema/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { baseApp } from './base.ts';

@@ -3,7 +3,7 @@
 
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { LimitsConfig } from '../config/schema.ts';
+import type { LimitsConfig } from '../config/schema/index.ts';
 import { isLoopbackHost } from '../net.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';

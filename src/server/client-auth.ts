@@ -2,7 +2,7 @@
 // params are validated, before its handler). `serve` builds the ClientTokens from the config and
 // swaps them on reload; the hook reads the current ones on every request.
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { LimitsConfig } from '../config/schema.ts';
+import type { LimitsConfig } from '../config/schema/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ClientTokens } from './client-tokens.ts';
 import { FailedTokenLimiter } from './failed-tokens.ts';

@@ -5,7 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/schema/index.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 

@@ -3,7 +3,7 @@
 // bounded by the Node server itself (see base.ts).
 import { BlockList, isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { LimitsConfig } from '../config/schema.ts';
+import type { LimitsConfig } from '../config/schema/index.ts';
 import type { RefusalLog } from './refusal-log.ts';
 import { sendError } from './wire.ts';
 

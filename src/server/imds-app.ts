@@ -1,7 +1,7 @@
 // The IMDSv2 listener: its own fastify app and port (off unless `imds:` is configured), with the
 // same limits and browser/rebinding guard as the credentials listener.
 import type { FastifyInstance } from 'fastify';
-import type { ImdsConfig, LimitsConfig } from '../config/schema.ts';
+import type { ImdsConfig, LimitsConfig } from '../config/schema/index.ts';
 import { parseListen } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';

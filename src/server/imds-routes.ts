@@ -2,7 +2,7 @@
 // (docs/sdk-contract.md, IMDSv2 listener): a session token from PUT /latest/api/token,
 // then the one role name and its credentials, on the legacy and the "extended" path.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ImdsConfig } from '../config/schema.ts';
+import type { ImdsConfig } from '../config/schema/index.ts';
 import { UnavailableError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';

@@ -3,7 +3,7 @@
 // here, and nothing on it needs the client token. The browser guard runs in its scraper form
 // (guard.ts): any IP as Host, so Prometheus and probes that dial the pod or node IP pass.
 import type { FastifyInstance } from 'fastify';
-import type { Config, LimitsConfig } from '../config/schema.ts';
+import type { Config, LimitsConfig } from '../config/schema/index.ts';
 import { parseListen } from '../net.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';

@@ -5,7 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import type { TlsConfig } from '../config/schema.ts';
+import type { TlsConfig } from '../config/schema/index.ts';
 import { readSecret } from '../config/secrets.ts';
 import { ConfigError, describeError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';

@@ -4,7 +4,7 @@
 // EC2 instance profile hopping into another account. A new provider per exchange re-reads the
 // files, so rotated keys need no restart.
 
-import type { AwsSourceConfig } from '../config/schema.ts';
+import type { AwsSourceConfig } from '../config/schema/index.ts';
 import { SourceError } from '../errors.ts';
 import type { AwsCredentialsProof } from '../model/proof.ts';
 import { describeSource } from './describe.ts';

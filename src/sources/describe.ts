@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../config/schema.ts';
+import type { SourceConfig } from '../config/schema/index.ts';
 
 /** Where a source authenticates (issuer URL, file path), for logs and `check`; never secret.
  * Apart from the sources so that it is known before a source's code is loaded (index.ts). */

@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../config/schema.ts';
+import type { SourceConfig } from '../config/schema/index.ts';
 import type { Proof } from '../model/proof.ts';
 import { type ResolvedNetwork, resolveNetwork } from '../outbound.ts';
 import { describeSource } from './describe.ts';

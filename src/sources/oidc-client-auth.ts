@@ -13,7 +13,7 @@
 import { createHash, createPrivateKey, type KeyObject, randomUUID, X509Certificate } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type * as oidc from 'openid-client';
-import type { OidcSourceConfig } from '../config/schema.ts';
+import type { OidcSourceConfig } from '../config/schema/index.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, SourceError } from '../errors.ts';
 import type { SpnegoContext } from './kerberos-client.ts';

@@ -3,7 +3,7 @@
 // so rotating it needs no restart; the discovery document is cached until a request fails.
 
 import * as oidc from 'openid-client';
-import type { OidcSourceConfig } from '../config/schema.ts';
+import type { OidcSourceConfig } from '../config/schema/index.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, ConfigError, SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';

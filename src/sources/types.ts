@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../config/schema.ts';
+import type { SourceConfig } from '../config/schema/index.ts';
 import type { Proof } from '../model/proof.ts';
 
 /** An identity source: authenticates the machine somewhere and returns a proof. Never talks to clients or STS. */

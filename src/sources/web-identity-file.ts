@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
-import type { WebIdentityFileSourceConfig } from '../config/schema.ts';
+import type { WebIdentityFileSourceConfig } from '../config/schema/index.ts';
 import { SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
 import { describeSource } from './describe.ts';

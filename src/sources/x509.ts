@@ -4,7 +4,7 @@
 // certificate lifecycle is this mechanism's weak spot, so nearing expiry is logged and measured.
 
 import type { X509Certificate } from 'node:crypto';
-import type { X509SourceConfig } from '../config/schema.ts';
+import type { X509SourceConfig } from '../config/schema/index.ts';
 import { BrokerError, SourceError } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
 import type { Logger } from '../telemetry/logger.ts';

@@ -3,7 +3,7 @@
 // credentials ("role chaining") at one hour, so chained durations are capped here rather than
 // letting STS refuse the request; the broker warns about the cap once, at startup.
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
-import type { RoleConfig } from '../config/schema.ts';
+import type { RoleConfig } from '../config/schema/index.ts';
 import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import {

@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { STSClient, type Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import { UndiciHttpHandler } from '@smithy/undici-http-handler';
-import { type RoleConfig, type StsSettings, StsSettingsSchema } from '../config/schema.ts';
+import { type RoleConfig, type StsSettings, StsSettingsSchema } from '../config/schema/index.ts';
 import { ConfigError, StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { Proof } from '../model/proof.ts';

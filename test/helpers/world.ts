@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Broker, type BrokerDeps } from '../../src/broker.ts';
-import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.ts';
+import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema/index.ts';
 import type { BrokerError } from '../../src/errors.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { ReloadableClientTokens } from '../../src/server/client-tokens.ts';

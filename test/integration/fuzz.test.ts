@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import type { ImdsConfig } from '../../src/config/schema.ts';
+import type { ImdsConfig } from '../../src/config/schema/index.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { startWorld, type World } from '../helpers/world.ts';
 

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ConfigInput, ImdsConfig } from '../../src/config/schema.ts';
+import type { ConfigInput, ImdsConfig } from '../../src/config/schema/index.ts';
 import { perAddressLimit } from '../../src/server/base.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';

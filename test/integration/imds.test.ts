@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import type { ImdsConfig } from '../../src/config/schema.ts';
+import type { ImdsConfig } from '../../src/config/schema/index.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { IMDS_MIN_REMAINING_MS } from '../../src/server/imds-routes.ts';
 import { consume } from '../helpers/consumer.ts';

@@ -357,7 +357,7 @@ describe('token-request parameters', () => {
   });
 
   it('extraParams cannot override what the broker sends itself', async () => {
-    const { ConfigSchema } = await import('../../src/config/schema.ts');
+    const { ConfigSchema } = await import('../../src/config/schema/index.ts');
     const result = ConfigSchema.safeParse({
       profiles: {
         app: await profile(await secretAuth(), 'billing-batch', { extraParams: { client_id: 'other' } }),

@@ -3,7 +3,7 @@
 // every STS call counted below really happened and "an hour" takes milliseconds.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConfigSchema } from '../../src/config/schema.ts';
+import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { OidcOp } from '../harness/oidc-op.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';

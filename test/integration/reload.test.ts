@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { createNotifier } from '../../src/cli/sd-notify.ts';
 import { Service } from '../../src/cli/service.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/schema.ts';
+import type { Config } from '../../src/config/schema/index.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
 import type { Metrics } from '../../src/telemetry/metrics.ts';
 import { startWorld, type World } from '../helpers/world.ts';

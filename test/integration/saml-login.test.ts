@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.ts';
-import { ConfigSchema } from '../../src/config/schema.ts';
+import { ConfigSchema } from '../../src/config/schema/index.ts';
 import {
   OTHER_PROVIDER_ARN,
   PASSWORD,

@@ -3,7 +3,7 @@
 // refresh keeps the valid credentials served (and says why in /readyz) until a retry succeeds.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConfigSchema } from '../../src/config/schema.ts';
+import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { SamlIdp } from '../harness/saml-idp.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';

@@ -5,7 +5,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ImdsConfig } from '../../src/config/schema.ts';
+import type { ImdsConfig } from '../../src/config/schema/index.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';

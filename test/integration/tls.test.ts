@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { ConfigSchema } from '../../src/config/schema.ts';
+import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { loadTls } from '../../src/server/tls.ts';
 import { consume } from '../helpers/consumer.ts';

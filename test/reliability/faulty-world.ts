@@ -1,7 +1,7 @@
 // Shared setup of the network/IdP/STS fault tests: the real OpenID Provider and STS emulator, each
 // behind a fault proxy (test/harness/fault-proxy.ts), the STS emulator and the brokers on one fake
 // clock, and brokers built from config by the test world (test/helpers/world.ts).
-import { ConfigSchema } from '../../src/config/schema.ts';
+import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { FaultProxy } from '../harness/fault-proxy.ts';
 import { OidcOp } from '../harness/oidc-op.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';

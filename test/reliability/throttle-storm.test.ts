@@ -1,5 +1,5 @@
-// STS throttling and 5xx storms across 50 profiles. The policy (src/cache/refresher.ts,
-// DEFAULT_BACKOFF): a failed fetch is retried after a wait drawn uniformly from
+// STS throttling and 5xx storms across 50 profiles. The policy (src/cache/refresher.ts, with the
+// default refresh.backoff of src/config/schema/refresh.ts): a failed fetch is retried after a wait drawn uniformly from
 // [0, min(5 min, 1 s × 2^(failures−1))] ("full jitter"), at least 10 ms. What must hold:
 // each profile's retries stay inside that envelope, the waits really are spread over it (mean ≈ ½
 // of the cap), STS sees exactly the attempts the schedule makes and no more, and — the point of
@@ -11,7 +11,7 @@
 // answer, so every attempt happens at exactly its scheduled time.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_BACKOFF } from '../../src/cache/refresher.ts';
+import { RefreshSchema } from '../../src/config/schema/index.ts';
 import { seeded } from '../helpers/seeded-random.ts';
 import { type FaultyWorld, ROLE, startFaultyWorld } from './faulty-world.ts';
 
@@ -44,9 +44,12 @@ interface Failure {
   retryAt: number;
 }
 
+/** The backoff a profile gets when its config says nothing. */
+const BACKOFF = RefreshSchema.parse({}).backoff;
+
 /** The cap of the wait after the k-th consecutive failure. */
 function capOf(k: number): number {
-  return Math.min(DEFAULT_BACKOFF.maxMs, DEFAULT_BACKOFF.baseMs * 2 ** (k - 1));
+  return Math.min(BACKOFF.max, BACKOFF.initial * 2 ** (k - 1));
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   renderReference,
 } from '../../scripts/config-reference.ts';
 import { parseDuration } from '../../src/config/duration.ts';
-import { DurationSchema, SecretRefSchema } from '../../src/config/schema.ts';
+import { DurationSchema, SecretRefSchema } from '../../src/config/schema/index.ts';
 import { DEFAULT_STS } from '../../src/sts/request.ts';
 
 const examplesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../config');
@@ -53,7 +53,7 @@ describe('config reference (docs/config-reference.md)', () => {
     assert.deepEqual(
       undocumented,
       [],
-      `settings without a description: ${undocumented.join(', ')}; add .meta({ description }) to them in src/config/schema.ts`,
+      `settings without a description: ${undocumented.join(', ')}; add .meta({ description }) to them in src/config/schema/`,
     );
   });
 

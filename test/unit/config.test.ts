@@ -57,6 +57,92 @@ describe('config', () => {
     );
   });
 
+  it('resolves every path-type setting against the config folder, and only those', () => {
+    const text = `
+server:
+  tokenFile: run/token
+  tls: { certificate: tls/tls.crt, privateKey: file:tls/tls.key, clientCa: /abs/ca.pem }
+network:
+  caFile: ca/extra.pem
+profiles:
+  saml:
+    source:
+      type: saml
+      idpUrl: https://adfs.example.com/adfs/ls/IdpInitiatedSignOn.aspx
+      auth: { method: kerberos, principal: svc@EXAMPLE.COM, keytab: svc.keytab, krb5Conf: krb5.conf }
+    role: { arn: arn:aws:iam::123456789012:role/a }
+  form:
+    tokenFile: tokens/form.token
+    source:
+      type: saml
+      idpUrl: https://idp.example.com/sso
+      auth: { method: form, username: svc, password: env:PW, formFields: { org: file:org.txt, lang: en } }
+    role: { arn: arn:aws:iam::123456789012:role/a }
+  cert:
+    source:
+      type: x509
+      pkcs12File: pki/host.p12
+      passphrase: credential:p12
+      trustAnchorArn: arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/ta
+      profileArn: arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p
+    role: { arn: arn:aws:iam::123456789012:role/a }
+  k8s:
+    source: { type: web-identity-file, tokenFile: sa/token }
+    role: { arn: arn:aws:iam::123456789012:role/a }
+  aws:
+    source: { type: aws, credentialsFile: aws/credentials, configFile: aws/config, profile: file:not-a-path }
+    role: { arn: arn:aws:iam::123456789012:role/a }
+  oidc:
+    source:
+      type: oidc
+      issuer: https://idp.example.com
+      clientId: file:not-a-path
+      clientAuth: { method: tls_client_auth, certificateFile: c.crt, chainFile: chain.pem, privateKey: file:c.key }
+      extraParams: { hint: file:not-a-path }
+    role: { arn: arn:aws:iam::123456789012:role/a }
+`;
+    const c = parseConfig(text, FILE);
+    const at = (p: string) => `/etc/credential-broker/${p}`;
+    assert.equal(c.server.tokenFile, at('run/token'));
+    assert.deepEqual(c.server.tls, {
+      certificate: at('tls/tls.crt'),
+      privateKey: `file:${at('tls/tls.key')}`,
+      clientCa: '/abs/ca.pem',
+    });
+    assert.equal(c.network.caFile, at('ca/extra.pem'));
+    const p = c.profiles;
+    assert.ok(p.saml?.source.type === 'saml' && p.saml.source.auth.method === 'kerberos');
+    assert.deepEqual(
+      [p.saml.source.auth.keytab, p.saml.source.auth.krb5Conf],
+      [at('svc.keytab'), at('krb5.conf')],
+    );
+    assert.equal(p.form?.tokenFile, at('tokens/form.token'));
+    assert.ok(p.form?.source.type === 'saml' && p.form.source.auth.method === 'form');
+    assert.deepEqual(p.form.source.auth.formFields, { org: `file:${at('org.txt')}`, lang: 'en' });
+    assert.equal(p.form.source.auth.password, 'env:PW');
+    assert.ok(p.cert?.source.type === 'x509');
+    assert.deepEqual(
+      [p.cert.source.pkcs12File, p.cert.source.passphrase],
+      [at('pki/host.p12'), 'credential:p12'],
+    );
+    assert.ok(p.k8s?.source.type === 'web-identity-file');
+    assert.equal(p.k8s.source.tokenFile, at('sa/token'));
+    assert.ok(p.aws?.source.type === 'aws');
+    assert.deepEqual(
+      [p.aws.source.credentialsFile, p.aws.source.configFile, p.aws.source.profile],
+      [at('aws/credentials'), at('aws/config'), 'file:not-a-path'],
+    );
+    assert.ok(p.oidc?.source.type === 'oidc' && p.oidc.source.clientAuth.method === 'tls_client_auth');
+    const auth = p.oidc.source.clientAuth;
+    assert.deepEqual(
+      [auth.certificateFile, auth.chainFile, auth.privateKey],
+      [at('c.crt'), at('chain.pem'), `file:${at('c.key')}`],
+    );
+    // Settings that are not paths keep a `file:` prefix as written (an OAuth parameter, a client ID).
+    assert.equal(p.oidc.source.clientId, 'file:not-a-path');
+    assert.deepEqual(p.oidc.source.extraParams, { hint: 'file:not-a-path' });
+  });
+
   it('refuses an inline secret and says where secrets go', () => {
     const msg = configError(MINIMAL.replace('file:secrets/billing', 'hunter2'));
     assert.match(

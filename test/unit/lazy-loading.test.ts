@@ -108,6 +108,14 @@ profiles:
         { stdout: () => {}, stderr: () => {} },
       );
     `);
-    assertNone(loaded, [...SAML, ...ASN1, 'fastify', 'openid-client', '@aws-sdk/client-sts', 'undici', 'pino']);
+    assertNone(loaded, [
+      ...SAML,
+      ...ASN1,
+      'fastify',
+      'openid-client',
+      '@aws-sdk/client-sts',
+      'undici',
+      'pino',
+    ]);
   });
 });

@@ -22,7 +22,7 @@ const HOUR = 60 * MIN;
 const BOTOCORE_WINDOW = 15 * MIN;
 
 const TIMINGS: RefreshTimings = { before: 30 * MIN, minRemaining: 20 * MIN, jitter: 0.1 };
-const BACKOFF: BackoffTimings = { baseMs: 1 * SEC, maxMs: 5 * MIN };
+const BACKOFF: BackoffTimings = { initial: 1 * SEC, max: 5 * MIN };
 
 // ---------------------------------------------------------------- fake source
 
@@ -321,22 +321,22 @@ describe('Refresher', () => {
     refresher.stop();
   });
 
-  test('full jitter stays inside the doubling cap, the cap stops at maxMs, an hour of throttling is ~30 calls', async () => {
+  test('full jitter stays inside the doubling cap, the cap stops at backoff.max, an hour of throttling is ~30 calls', async () => {
     const { clock, source, refresher, events } = setup({ random: seeded(42) });
     source.fail = () => throttled();
     await refresher.start();
     await clock.advance(HOUR);
     const failed = events.filter((e) => e.type === 'failed');
     assert.equal(failed.length, source.count);
-    const caps = failed.map((_, i) => Math.min(BACKOFF.maxMs, BACKOFF.baseMs * 2 ** i));
+    const caps = failed.map((_, i) => Math.min(BACKOFF.max, BACKOFF.initial * 2 ** i));
     failed.forEach((e, i) => {
       const wait = e.retryAt - source.calls[i]!;
       assert.ok(wait >= 10 && wait <= caps[i]!, `failure ${i + 1}: waited ${wait} ms, cap ${caps[i]}`);
       if (i + 1 < source.count)
         assert.equal(source.calls[i + 1], e.retryAt, 'retried exactly when scheduled');
     });
-    assert.equal(caps.at(-1), BACKOFF.maxMs, 'the cap reached maxMs and stayed there');
-    // ~8 min to reach the cap, then one call per maxMs × E[random] = 2.5 min
+    assert.equal(caps.at(-1), BACKOFF.max, 'the cap reached backoff.max and stayed there');
+    // ~8 min to reach the cap, then one call per backoff.max × E[random] = 2.5 min
     assert.ok(source.count >= 15 && source.count <= 45, `fetches in 1 h of throttling: ${source.count}`);
     assert.equal(refresher.hasValid(), false);
     refresher.stop();
@@ -360,7 +360,7 @@ describe('Refresher', () => {
     assert.equal(err.code, 'CREDENTIALS_UNAVAILABLE');
     const next = refresher.status().nextAttemptAt!;
     assert.equal(err.retryAfterSeconds, Math.max(1, Math.ceil((next - clock.now()) / 1000)));
-    assert.ok(err.retryAfterSeconds! >= 1 && err.retryAfterSeconds! <= BACKOFF.maxMs / 1000);
+    assert.ok(err.retryAfterSeconds! >= 1 && err.retryAfterSeconds! <= BACKOFF.max / 1000);
     assert.equal(refresher.hasValid(), false);
     assert.equal(refresher.status().state, 'empty');
     assert.equal(refresher.status().expiration, undefined);
@@ -378,7 +378,7 @@ describe('Refresher', () => {
     refresher.stop();
   });
 
-  test('permanent errors surface at once and are retried only after ~backoff.maxMs (no hot loop)', async () => {
+  test('permanent errors surface at once and are retried only after ~backoff.max (no hot loop)', async () => {
     const { clock, source, refresher, events } = setup({ random: () => 0.5 });
     source.fail = () => denied();
     const err = rejectedUnavailable(await settleNow(refresher.get()), 'cold get');
@@ -390,7 +390,7 @@ describe('Refresher', () => {
     const failed = events[0];
     assert.ok(failed?.type === 'failed');
     const wait = failed.retryAt - source.calls[0]!;
-    assert.ok(wait >= BACKOFF.maxMs / 2 && wait <= BACKOFF.maxMs, `waited ${wait}`);
+    assert.ok(wait >= BACKOFF.max / 2 && wait <= BACKOFF.max, `waited ${wait}`);
 
     // clients hammering get() do not cause attempts
     for (let i = 0; i < 200; i++) {
@@ -399,9 +399,9 @@ describe('Refresher', () => {
     }
     assert.equal(source.count, 1);
     await clock.advance(HOUR - 200 * SEC);
-    // every retry waits maxMs × (0.5..1): at most 2 h / maxMs... here exactly 60 / 3.75 + 1
+    // every retry waits backoff.max × (0.5..1): at most 2 h / backoff.max... here exactly 60 / 3.75 + 1
     assert.equal(source.count, 17);
-    assert.ok(source.count <= (2 * HOUR) / BACKOFF.maxMs + 1);
+    assert.ok(source.count <= (2 * HOUR) / BACKOFF.max + 1);
     refresher.stop();
   });
 

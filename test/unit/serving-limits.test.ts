@@ -111,6 +111,7 @@ describe('Refresher.get(minRemaining): the IMDS floor', () => {
       // 1 h sessions, and a refresh that starts late (20 min before expiry): between 25 and 20 min
       // the profile's own floor (15 min) would still serve, the IMDS floor must not.
       timings: { before: 20 * MIN, minRemaining: 15 * MIN, jitter: 0 },
+      backoff: { initial: SEC, max: 5 * MIN },
       fetch: async (): Promise<AwsCredentials> => {
         calls += 1;
         return {

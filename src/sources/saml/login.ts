@@ -1,6 +1,6 @@
 // What every SAML login method shares: it is handed the profile's settings and an HTTP session,
 // and returns the base64 SAMLResponse the IdP produced. One file per method; the source picks one.
-import type { SamlSourceConfig } from '../../config/schema.ts';
+import type { SamlSourceConfig } from '../../config/schema/index.ts';
 import { readSecret } from '../../config/secrets.ts';
 import { BrokerError, SourceError } from '../../errors.ts';
 import type { Fetch } from '../../outbound.ts';

@@ -2,7 +2,7 @@
 // the SAML Response it gets, and hands it to src/sts/ for AssumeRoleWithSAML. Each login is fresh
 // (an assertion is single-use and short-lived); secrets are re-read on every login.
 
-import type { SamlSourceConfig } from '../../config/schema.ts';
+import type { SamlSourceConfig } from '../../config/schema/index.ts';
 import type { SamlProof } from '../../model/proof.ts';
 import { fetchFor, type ResolvedNetwork } from '../../outbound.ts';
 import { describeSource } from '../describe.ts';
