@@ -274,7 +274,7 @@ Integrated Authentication, from a keytab): recommends Kerberos`,
     'credential-broker advise --has pki --account-id 111122223333 --role-name backup --out ./aws-backup',
     'credential-broker advise --has saml,kerberos --saml-login kerberos --name ADFS',
   ],
-  run: async ({ values }, io) => (await import('./advise.ts')).adviseCommand(values, io),
+  run: async ({ values }, io) => (await import('./advise/index.ts')).adviseCommand(values, io),
 });
 
 const COMPLETION = command({

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { parseArgs } from 'node:util';
 import { decide, type Facts, MECHANISMS, type MechanismId } from '../../src/cli/advise/decide.ts';
 import { DEFAULT_PARAMS, starterFor } from '../../src/cli/advise/starter.ts';
-import { adviseCommand } from '../../src/cli/advise.ts';
+import { adviseCommand } from '../../src/cli/advise/index.ts';
 import { parseOptions } from '../../src/cli/command.ts';
 import { ADVISE } from '../../src/cli/index.ts';
 import { parseConfig } from '../../src/config/load.ts';

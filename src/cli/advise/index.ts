@@ -3,17 +3,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { EXIT } from '../errors.ts';
-import { type Advice, available, decide, type Facts, MECHANISMS } from './advise/decide.ts';
-import { asksSamlLogin, parseSamlLogin, SAML_LOGIN_QUESTION, type SamlLogin } from './advise/saml-login.ts';
-import { DEFAULT_PARAMS, type StarterParams, starterFor } from './advise/starter.ts';
-import { str, type Values } from './command.ts';
-import type { Io } from './io.ts';
+import { EXIT } from '../../errors.ts';
+import { str, type Values } from '../command.ts';
+import type { Io } from '../io.ts';
+import { type Advice, available, decide, type Facts, MECHANISMS } from './decide.ts';
+import { asksSamlLogin, parseSamlLogin, SAML_LOGIN_QUESTION, type SamlLogin } from './saml-login.ts';
+import { DEFAULT_PARAMS, type StarterParams, starterFor } from './starter.ts';
 
 const HAS = ['oidc', 'saml', 'kerberos', 'pki', 'kubernetes', 'aws-keys'] as const;
 type Has = (typeof HAS)[number];
 
-/** `values`: parsed with the options of ADVISE in the command table (index.ts). */
+/** `values`: parsed with the options of ADVISE in the command table (cli/index.ts). */
 export async function adviseCommand(
   values: Values,
   io: Io,
