@@ -24,6 +24,7 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
+COPY scripts ./scripts
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm run build
 

@@ -185,6 +185,24 @@ describe('Dockerfile', () => {
     );
   });
 
+  it('the build stage copies every file `npm run build` reads', async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
+    const build = stages.find((s) => steps(s, 'RUN').some((r) => /\bnpm run build\b/.test(r)))!;
+    const copied = steps(build, 'COPY').flatMap((c) => c.split(/\s+/).slice(0, -1));
+    // the paths named on the build script's command line: tsconfig files, scripts/*.ts
+    const named = String(pkg.scripts.build)
+      .split(/\s+/)
+      .filter((w) => /^[\w.-]+(\/[\w.-]+)*\.(json|ts)$/.test(w));
+    assert.ok(named.length >= 2, `the build script names its files: ${pkg.scripts.build}`);
+    for (const file of named) {
+      const top = file.split('/')[0]!;
+      assert.ok(
+        copied.some((c) => c === file || c === top || c === `${top}/`),
+        `npm run build reads ${file}: COPY it (or ${top}/) before the build runs`,
+      );
+    }
+  });
+
   it('runs as a numeric non-root user (Kubernetes runAsNonRoot can verify it)', () => {
     const user = steps(runtime, 'USER').at(-1);
     assert.ok(user, 'USER in the runtime stage');

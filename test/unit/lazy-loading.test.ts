@@ -32,7 +32,7 @@ function packagesLoadedBy(script: string): Promise<Set<string>> {
       process.execPath,
       ['--import', 'tsx', '--import', RECORD_PACKAGES, '--input-type=module', '-e', script],
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
-      (err, stdout, stderr) => {
+      (err, _stdout, stderr) => {
         if (err) return reject(new Error(`${err.message}\n${stderr}`));
         resolve(new Set([...stderr.matchAll(/^PACKAGE (\S+)$/gm)].map((m) => m[1]!)));
       },
