@@ -1,6 +1,10 @@
 // The one error hierarchy of the broker. Every failure that reaches a user (CLI line, HTTP body,
 // log line, metric label) is a BrokerError with a stable `code`, so operators can alert and
 // search on codes while messages stay free to improve. Messages never contain secret values.
+// The codes are one typed list (src/error-codes/), from which docs/errors.md is generated.
+import { CODES, type CodeInfo, type ErrorCode } from './error-codes/index.ts';
+
+export type { ErrorCode } from './error-codes/index.ts';
 
 export interface BrokerErrorOptions {
   /** Profile the failure belongs to, when there is one: every message names it. */
@@ -13,12 +17,12 @@ export interface BrokerErrorOptions {
 }
 
 export class BrokerError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly profile: string | undefined;
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: string, message: string, options: BrokerErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: BrokerErrorOptions = {}) {
     super(options.profile ? `profile "${options.profile}": ${message}` : message, { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -49,7 +53,7 @@ export class SourceError extends BrokerError {}
 export class StsError extends BrokerError {
   /** The AWS error code as STS sent it (e.g. InvalidIdentityToken), for logs and metrics. */
   readonly awsCode: string | undefined;
-  constructor(code: string, message: string, options: BrokerErrorOptions & { awsCode?: string } = {}) {
+  constructor(code: ErrorCode, message: string, options: BrokerErrorOptions & { awsCode?: string } = {}) {
     super(code, message, options);
     this.awsCode = options.awsCode;
   }
@@ -75,3 +79,9 @@ export function describeError(err: unknown): string {
 /** 70 (EX_SOFTWARE): an unhandled error in the daemon; the supervisor (systemd, kubelet) restarts it.
  * 69 (EX_UNAVAILABLE): a command that asks a running broker found none (`status`). */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CONFIG: 78 } as const;
+
+/** The exit code of a command that failed with `err`: the code list's, else 1. */
+export function exitCodeOf(err: unknown): number {
+  if (!isBrokerError(err)) return EXIT.FAILURE;
+  return (CODES[err.code] as CodeInfo).exit ?? EXIT.FAILURE;
+}

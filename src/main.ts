@@ -5,7 +5,7 @@ import { renderCommandHelp, renderTopHelp, usageHint } from './cli/help.ts';
 import { COMMANDS, commandNamed } from './cli/index.ts';
 import { type Io, processIo } from './cli/io.ts';
 import { DEFAULT_CONFIG_PATH } from './config/default-path.ts';
-import { ConfigError, describeError, EXIT } from './errors.ts';
+import { describeError, EXIT, exitCodeOf } from './errors.ts';
 import { buildInfo } from './telemetry/build-info.ts';
 
 // The SDK warns on Node 20 that its releases after January 2027 need Node 22. The broker pins
@@ -68,7 +68,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     return await command.run({ values, operands, terminated, configPath }, io);
   } catch (err) {
     io.stderr(`credential-broker: ${describeError(err)}\n`);
-    return err instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE;
+    return exitCodeOf(err);
   }
 }
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { Broker } from '../broker.ts';
 import { loadConfigOrEnvironment } from '../config/from-env.ts';
-import { ConfigError, describeError, EXIT, isBrokerError } from '../errors.ts';
+import { ConfigError, describeError, type ErrorCode, EXIT, isBrokerError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { networkErrorCode, parseListen } from '../net.ts';
 import { tokenFileFor } from '../server/client-tokens.ts';
@@ -135,7 +135,7 @@ async function runStep<T>(
   } catch (err) {
     const hint = networkHint(err, target);
     const error = {
-      code: isBrokerError(err) ? err.code : 'UNEXPECTED',
+      code: isBrokerError(err) ? err.code : ('UNEXPECTED' satisfies ErrorCode),
       message: `${describeError(err)}${hint ? `; ${hint}` : ''}`,
     };
     const durationMs = Date.now() - started;
@@ -192,7 +192,7 @@ async function checkRunningBroker(
     }
     return done({
       ok: false,
-      error: { code: 'BROKER_UNREACHABLE', message: `${url}: ${describeError(err)}` },
+      error: { code: 'BROKER_UNREACHABLE' satisfies ErrorCode, message: `${url}: ${describeError(err)}` },
     });
   }
 }

@@ -4,6 +4,7 @@
 // route of a listener (health and metrics too: they name profiles, expiry and error codes).
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode } from '../errors.ts';
 import { isLoopbackHost } from '../net.ts';
 import { sendError } from './wire.ts';
 
@@ -92,7 +93,7 @@ export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
   });
 }
 
-function badRequest(req: FastifyRequest, reply: FastifyReply, code: string, message: string): void {
+function badRequest(req: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string): void {
   req.server.refusals.refused({ remote: req.ip, outcome: code }, 'request refused');
   sendError(reply, 400, code, message);
 }

@@ -2,11 +2,16 @@
 // container-credentials JSON, the IMDS credentials JSON, and the 503 a client gets when no valid
 // credentials are held (docs/sdk-contract.md).
 import type { FastifyReply } from 'fastify';
-import type { UnavailableError } from '../errors.ts';
+import type { ErrorCode, UnavailableError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
 
 /** Every error body is `{"code","message"}`: Go's SDK parses exactly that when Content-Type is application/json. */
-export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode,
+  message: string,
+): FastifyReply {
   return reply.code(status).type('application/json').send({ code, message });
 }
 

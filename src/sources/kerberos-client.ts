@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, constants, mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SourceError } from '../errors.ts';
+import { type ErrorCode, SourceError } from '../errors.ts';
 import { type KerberosAddon, type KerberosClient, loadKerberosAddon } from './kerberos-addon.ts';
 
 export interface KerberosAuth {
@@ -100,7 +100,7 @@ export class KerberosIdentity {
   mapError(err: unknown): SourceError {
     const message = ((err as Error)?.message ?? String(err)).replace(/\s+/g, ' ');
     const opts = { profile: this.profile, cause: err };
-    const rules: Array<[RegExp, string, string, boolean]> = [
+    const rules: Array<[RegExp, ErrorCode, string, boolean]> = [
       [
         /Cannot contact any KDC|Cannot find KDC|Connection refused|Resource temporarily unavailable/i,
         'KERBEROS_KDC_UNREACHABLE',

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
 import type { WebIdentityFileSourceConfig } from '../config/schema/index.ts';
-import { SourceError } from '../errors.ts';
+import { type ErrorCode, SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
 import { describeSource } from './describe.ts';
 import { notACompactJws, peekJwt } from './jwt.ts';
@@ -70,7 +70,7 @@ export class WebIdentityFileSource implements Source {
     }
   }
 
-  private error(code: string, what: string, retryable = false, cause?: unknown): SourceError {
+  private error(code: ErrorCode, what: string, retryable = false, cause?: unknown): SourceError {
     return new SourceError(code, `token file ${this.cfg.tokenFile} ${what}`, {
       profile: this.profile,
       retryable,

@@ -5,11 +5,12 @@
 // Keys are KeyObjects: OpenSSL reads PKCS#8, PKCS#1, SEC1 and their encrypted forms.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { ErrorCode } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
 
 export class MaterialError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly retryable = false,
     options?: ErrorOptions,

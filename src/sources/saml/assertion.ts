@@ -4,7 +4,7 @@
 // oversized or non-XML input, DTDs (entity expansion, external entities), schema-invalid XML,
 // a failed status, no signature at all, an expired assertion, and missing AWS attributes.
 import { createHash } from 'node:crypto';
-import { SourceError } from '../../errors.ts';
+import { type ErrorCode, SourceError } from '../../errors.ts';
 import type { SamlRolePair } from '../../model/proof.ts';
 import { SAML_SCHEMAS } from './schemas.ts';
 
@@ -35,7 +35,7 @@ const PROVIDER_ARN = /^arn:aws[a-z-]*:iam::\d{12}:saml-provider\/\S+$/;
 
 /** Decodes and checks a base64 SAMLResponse; throws a coded SourceError naming what is wrong. */
 export async function parseSamlResponse(base64: string, ctx: ParseContext): Promise<ParsedSamlResponse> {
-  const fail = (code: string, why: string, retryable = false) =>
+  const fail = (code: ErrorCode, why: string, retryable = false) =>
     new SourceError(code, `the SAML response from ${ctx.idp} ${why}`, { profile: ctx.profile, retryable });
 
   const compact = base64.replace(/\s+/g, '');
