@@ -17,8 +17,9 @@ export const SAML_CODES = {
     docs: ['saml'],
   },
   SAML_ORIGIN_REFUSED: {
-    meaning: "the login form posts to, or a 307/308 of its post goes to, an origin other than `idpUrl`'s",
-    fix: 'add that origin to `auth.allowedOrigins` if it is the login server',
+    meaning:
+      "the login form posts to, or a 307/308 of a POST (form or ECP) goes to, an origin other than `idpUrl`'s; or a redirect leads to another origin that asks for Basic or Negotiate credentials (sent only to `idpUrl`'s origin)",
+    fix: '`form`: add that origin to `auth.allowedOrigins` if it is the login server; `basic`, `ecp`, `kerberos`: set `idpUrl` to the URL on that host (the error names it)',
     retried: 'slow',
     docs: ['saml'],
   },

@@ -87,6 +87,11 @@ export class SamlIdp {
   formActionOrigin: string | undefined;
   /** Set: the login form's POST is answered with this status and a Location on this origin (307/308 repeat the body). */
   redirectPost: { status: number; origin: string } | undefined;
+  /** Set: the basic, ECP and Negotiate endpoints, asked on any other host, redirect to the same URL on
+   * this origin with this status (another host of the IdP, or one that would collect the credentials). */
+  redirectLogin: { status: number; origin: string } | undefined;
+  /** `host scheme` of every request that carried an Authorization header: where credentials went. */
+  readonly authorizationsSeen: string[] = [];
   /** True: the ECP endpoint answers 401 (setting a cookie) to a request without that cookie, credentials or not. */
   ecpChallengeFirst = false;
   /** True: the final Negotiate token (mutual authentication) is replaced by garbage, as an impostor's would be. */
@@ -170,6 +175,18 @@ export class SamlIdp {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const body = await readBody(req);
+    const scheme = /^\S+/.exec(req.headers.authorization ?? '')?.[0];
+    if (scheme) this.authorizationsSeen.push(`${req.headers.host} ${scheme}`);
+    const elsewhere = this.redirectLogin;
+    if (
+      elsewhere &&
+      [BASIC_PATH, ECP_PATH, WIA_PATH].includes(url.pathname) &&
+      req.headers.host !== new URL(elsewhere.origin).host
+    ) {
+      res.writeHead(elsewhere.status, { location: `${elsewhere.origin}${url.pathname}${url.search}` });
+      res.end();
+      return;
+    }
     if (url.pathname === FORM_PATH) return this.formLogin(req, res, url, body);
     if (url.pathname === BASIC_PATH && req.method === 'GET') return this.basicLogin(req, res);
     if (url.pathname === ECP_PATH && req.method === 'POST') return this.ecpLogin(req, res, body);

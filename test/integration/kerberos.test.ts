@@ -265,6 +265,28 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
       }
     });
 
+    it('a redirect of the sign-on URL to another origin that asks for Negotiate → SAML_ORIGIN_REFUSED, no ticket sent there (issue #16)', async () => {
+      // The same IdP under its other name: a host the SPN (HTTP/localhost) is not for.
+      const other = world.idp.url;
+      world.idp.redirectLogin = { status: 302, origin: other };
+      try {
+        const err = await world.failureOf(kerberosProfile('svc-billing'), 'redirected');
+        assert.equal(err.code, 'SAML_ORIGIN_REFUSED');
+        assert.ok(
+          err.message.includes(`redirected to ${other}, which asks for Negotiate credentials`),
+          err.message,
+        );
+        assert.ok(err.message.includes(`set source.idpUrl to ${other}/adfs/ls/wia`), err.message);
+        const host = new URL(other).host;
+        assert.deepEqual(
+          world.idp.authorizationsSeen.filter((seen) => seen.startsWith(`${host} `)),
+          [],
+        );
+      } finally {
+        world.idp.redirectLogin = undefined;
+      }
+    });
+
     it('an IdP whose mutual-authentication token does not verify → refused, no credentials', async () => {
       world.idp.corruptMutualToken = true;
       try {

@@ -28,6 +28,7 @@ afterEach(() => {
   world.idp.respond = 'normal';
   world.idp.formActionOrigin = undefined;
   world.idp.redirectPost = undefined;
+  world.idp.redirectLogin = undefined;
 });
 after(async () => {
   sts.destroy();
@@ -282,4 +283,42 @@ describe('the password goes only to the idpUrl origin or auth.allowedOrigins (se
       await other.close();
     }
   });
+});
+
+describe('Basic and ECP credentials never follow a redirect to another origin (issue #16)', () => {
+  /** The same IdP under another name: another origin that would take the credentials if sent. */
+  const elsewhere = () => world.idp.url.replace('127.0.0.1', 'localhost');
+  const sentElsewhere = () =>
+    world.idp.authorizationsSeen.filter((seen) => seen.startsWith(`${new URL(elsewhere()).host} `));
+
+  it('basic: the sign-on URL redirects to another origin that challenges → SAML_ORIGIN_REFUSED, no Basic sent there', async () => {
+    world.idp.redirectLogin = { status: 302, origin: elsewhere() };
+    const err = await brokerFailure('normal', world.samlProfile('basic'));
+    assert.equal(err.code, 'SAML_ORIGIN_REFUSED');
+    assert.ok(
+      err.message.includes(`redirected to ${elsewhere()}, which asks for Basic credentials`),
+      err.message,
+    );
+    assert.ok(err.message.includes(`set source.idpUrl to ${elsewhere()}/idp/basic`), err.message);
+    assert.ok(!err.message.includes(PASSWORD));
+    assert.deepEqual(sentElsewhere(), []);
+  });
+
+  for (const status of [307, 308]) {
+    it(`ecp: a ${status} of the ECP POST to another origin → SAML_ORIGIN_REFUSED naming source.idpUrl, nothing sent there`, async () => {
+      world.idp.redirectLogin = { status, origin: elsewhere() };
+      const logins = world.idp.logins.length;
+      const err = await brokerFailure('normal', world.samlProfile('ecp'));
+      assert.equal(err.code, 'SAML_ORIGIN_REFUSED');
+      assert.match(err.message, /307\/308/);
+      // ECP has no auth.allowedOrigins (the schema refuses it): the fix named is idpUrl's.
+      assert.ok(!err.message.includes('allowedOrigins'), err.message);
+      assert.ok(
+        err.message.includes(`set source.idpUrl to ${elsewhere()}/idp/profile/SAML2/SOAP/ECP`),
+        err.message,
+      );
+      assert.deepEqual(sentElsewhere(), []);
+      assert.equal(world.idp.logins.length, logins);
+    });
+  }
 });

@@ -2,7 +2,13 @@
 // cookies set on a 302 are kept and no redirect leaves https), a byte cap on every answer and a
 // pluggable answer to `401` challenges (Basic, Negotiate). The logins only say what to send where.
 import { ConfigError, SourceError } from '../../errors.ts';
-import { BodyTooLargeError, causeOf, describeNetworkFailure, isLoopbackHost, readCapped } from '../../net.ts';
+import {
+  BodyTooLargeError,
+  causeOf,
+  describeNetworkFailure,
+  isHttpsOrLoopback,
+  readCapped,
+} from '../../net.ts';
 import type { Fetch } from '../../outbound.ts';
 
 export interface HttpAnswer {
@@ -27,7 +33,8 @@ export interface SessionOptions {
   profile: string;
   /** The configured IdP URL: its origin is the one credentials are sent to. */
   idpUrl: URL;
-  /** Further origins a request body (the login form's password) may go to (auth.allowedOrigins). */
+  /** Further origins a request body (the login form's password) may go to (auth.allowedOrigins);
+   * undefined for the login methods that have no such setting (their errors then name idpUrl). */
   allowedOrigins?: readonly string[] | undefined;
   timeout: number;
   maxResponseBytes: number;
@@ -121,6 +128,9 @@ export class IdpSession {
         { ...headers, ...(authorization ? { authorization } : {}) },
         body,
       );
+      // Another origin asking for the credentials (Basic, Negotiate) after a redirect gets none:
+      // say so, rather than report the 401 as a refused password or ticket.
+      if (answer.status === 401 && !sameOrigin && this.opts.authorizer) throw this.challengeElsewhere(answer);
       const authorizer = sameOrigin ? this.opts.authorizer : undefined;
       if (answer.status === 401 && authorizer && round < MAX_CHALLENGES) {
         authorization = await authorizer.challenge(answer);
@@ -194,7 +204,7 @@ export class IdpSession {
 
   /** An IdP redirecting to plain http (off loopback) would expose the session cookie and the assertion. */
   private checkScheme(url: URL): void {
-    if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) return;
+    if (isHttpsOrLoopback(url)) return;
     throw new SourceError(
       'SAML_IDP_ERROR',
       `the IdP redirected to ${url.origin}, which is not https; refusing to send the session there`,
@@ -206,9 +216,25 @@ export class IdpSession {
     if (originAllowed(to, this.opts.idpUrl, this.opts.allowedOrigins)) return;
     throw new SourceError(
       'SAML_ORIGIN_REFUSED',
-      `the IdP at ${from.origin} redirected the login POST (HTTP 307/308, which repeats its body) to ${to.origin}, which is not the idpUrl's origin; the form is not sent there. If that host is your IdP's login server, add "${to.origin}" to auth.allowedOrigins`,
+      `the IdP at ${from.origin} redirected the login POST (HTTP 307/308, which repeats its body) to ${to.origin}, which is not the idpUrl's origin; the ${this.opts.allowedOrigins ? 'form' : 'request'} is not sent there. ${this.ifLoginServer(to)}`,
       { profile: this.opts.profile },
     );
+  }
+
+  /** A 401 from an origin the credentials may not go to (the session was redirected there). */
+  private challengeElsewhere(answer: HttpAnswer): SourceError {
+    const scheme = (answer.headers.get('www-authenticate') ?? '').split(/[\s,]/)[0] || 'credentials';
+    return new SourceError(
+      'SAML_ORIGIN_REFUSED',
+      `the IdP at ${this.opts.idpUrl.origin} redirected to ${answer.url.origin}, which asks for ${scheme} credentials (HTTP 401); the broker sends credentials only to source.idpUrl's origin, so none were sent there. ${this.ifLoginServer(answer.url, true)}`,
+      { profile: this.opts.profile },
+    );
+  }
+
+  private ifLoginServer(url: URL, credentials = false): string {
+    return this.opts.allowedOrigins && !credentials
+      ? `If that host is your IdP's login server, add "${url.origin}" to auth.allowedOrigins`
+      : `If that host is your IdP's login server, set source.idpUrl to ${url.origin}${url.pathname}${url.search}`;
   }
 
   private storeCookies(url: URL, setCookies: string[]): void {
@@ -269,7 +295,7 @@ export class IdpSession {
 
 /** Whether a request carrying credentials may go to `url`: the idpUrl's origin or one listed, over https or loopback http. */
 export function originAllowed(url: URL, idpUrl: URL, allowedOrigins: readonly string[] = []): boolean {
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) return false;
+  if (!isHttpsOrLoopback(url)) return false;
   return url.origin === idpUrl.origin || allowedOrigins.some((o) => new URL(o).origin === url.origin);
 }
 

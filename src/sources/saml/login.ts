@@ -25,7 +25,7 @@ export function idpSession(ctx: LoginContext, authorizer?: Authorizer): IdpSessi
   return new IdpSession({
     profile: ctx.profile,
     idpUrl: ctx.idpUrl,
-    allowedOrigins: ctx.cfg.auth.method === 'form' ? ctx.cfg.auth.allowedOrigins : undefined,
+    allowedOrigins: ctx.cfg.auth.method === 'form' ? (ctx.cfg.auth.allowedOrigins ?? []) : undefined,
     timeout: ctx.cfg.timeout,
     maxResponseBytes: ctx.cfg.maxResponseBytes,
     fetch: ctx.fetch,
