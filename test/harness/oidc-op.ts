@@ -9,7 +9,8 @@
  *   `iss` = issuer, `exp` = now + accessTokenTtl.
  * - The resource indicator is `urn:aws:sts` and is the default resource, so a
  *   client that sends no `resource` still gets a JWT. Any other absolute URI
- *   is rejected with `invalid_target`.
+ *   is rejected with `invalid_target`, unless listed in `resources` (its
+ *   token's `aud` is then that URI).
  * - Client authentication: `client_secret_basic`, `client_secret_post`
  *   (oidc-provider 9 accepts either for a client registered with one of the
  *   two) and `private_key_jwt` (RS256 / ES256 ...).
@@ -67,6 +68,10 @@ export interface OidcOpOptions {
   accessTokenTtl?: number;
   /** Resource indicator (absolute URI) that is also the default resource; default `urn:aws:sts`. */
   resource?: string;
+  /** Further resource indicators (RFC 8707) a client may name; the access token for one of them
+   * has that URI as its `aud` (as ADFS's has the relying party identifier). One per request:
+   * oidc-provider refuses several for client_credentials (`invalid_target`). */
+  resources?: string[];
   /** JWT header `typ` of access tokens; default `JWT` (oidc-provider's own default is `at+jwt`). */
   accessTokenTyp?: string;
   /** Extra claims merged into every access token payload (cannot override iss/sub/aud/exp/iat/jti/client_id). */
@@ -422,7 +427,8 @@ export class OidcOp {
               indicator: string,
               client?: { clientId: string },
             ) => {
-              if (indicator !== resource) throw new errors.InvalidTarget();
+              const named = opts.resources?.includes(indicator) === true;
+              if (indicator !== resource && !named) throw new errors.InvalidTarget();
               // oidc-provider silently drops scopes the resource server does
               // not list; a real IdP (Okta, Entra, Keycloak) refuses them.
               const spec = client ? specs.get(client.clientId) : undefined;
@@ -433,6 +439,7 @@ export class OidcOp {
                 if (bad !== undefined) throw new errors.InvalidScope('requested scope is not allowed', bad);
               }
               const info = resourceServerFor(client);
+              if (named) info.audience = indicator;
               // Unrestricted clients get whatever they asked for echoed back.
               if (!spec?.scopes) info.scope = [...new Set([...allScopes, ...requested])].join(' ');
               return info;

@@ -243,6 +243,10 @@ describe('mutual TLS at the token endpoint (RFC 8705), with the x509 certificate
     selfKey: string;
     strangerCert: string;
     strangerKey: string;
+    otherSubjectCert: string;
+    otherSubjectKey: string;
+    impostorCert: string;
+    impostorKey: string;
   };
 
   before(async () => {
@@ -251,6 +255,10 @@ describe('mutual TLS at the token endpoint (RFC 8705), with the x509 certificate
     const client = await ca.issue('billing-batch', { kind: 'rsa' });
     const self = await (await TestCa.root('self-batch', 'ec')).issue('self-batch');
     const stranger = await (await TestCa.root('Stranger CA', 'ec')).issue('billing-batch');
+    // Trusted CA, subject not the registered one; and a self-signed certificate with the right
+    // name that is not in the client's JWKS (an impostor's).
+    const otherSubject = await ca.issue('other-batch', { kind: 'rsa' });
+    const impostor = await (await TestCa.root('self-batch', 'ec')).issue('self-batch');
     const selfJwk = {
       ...(await exportJWK(createPublicKey(createPrivateKey(self.keyPem)))),
       x5c: [new X509Certificate(self.certPem).raw.toString('base64')],
@@ -277,6 +285,10 @@ describe('mutual TLS at the token endpoint (RFC 8705), with the x509 certificate
       selfKey: await world.file('self.key', self.keyPem),
       strangerCert: await world.file('stranger.crt', stranger.certPem),
       strangerKey: await world.file('stranger.key', stranger.keyPem),
+      otherSubjectCert: await world.file('other-subject.crt', otherSubject.certPem),
+      otherSubjectKey: await world.file('other-subject.key', otherSubject.keyPem),
+      impostorCert: await world.file('impostor.crt', impostor.certPem),
+      impostorKey: await world.file('impostor.key', impostor.keyPem),
     };
   });
   after(async () => {
@@ -326,6 +338,58 @@ describe('mutual TLS at the token endpoint (RFC 8705), with the x509 certificate
     );
   });
 
+  /** The broker's error for a profile the provider refuses, after the provider answered. */
+  async function refusal(p: object) {
+    const before = mtlsOp.tokenRequestLog().length;
+    let err: unknown;
+    try {
+      await fetchWith(p);
+    } catch (e) {
+      err = e;
+    }
+    const answered = mtlsOp.tokenRequestLog().slice(before);
+    return { err: err as Error & { code?: string }, answered };
+  }
+
+  it('tls_client_auth with a trusted CA’s certificate whose subject is not the registered one: OIDC_CLIENT_REJECTED', async () => {
+    const { err, answered } = await refusal(
+      mtlsProfile('billing-batch', 'tls_client_auth', files.otherSubjectCert, files.otherSubjectKey),
+    );
+    assert.equal(err?.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(err.message, /invalid_client/);
+    assert.match(
+      err.message,
+      /client certificate's subject \(or SAN\) is the one registered with the client/,
+    );
+    assert.deepEqual(
+      answered.map((r) => [r.status, r.error]),
+      [[401, 'invalid_client']],
+      'the real OP refused it',
+    );
+  });
+
+  it('self_signed_tls_client_auth with a certificate not in the client’s JWKS (same name, other key): OIDC_CLIENT_REJECTED', async () => {
+    const { err, answered } = await refusal(
+      mtlsProfile('self-batch', 'self_signed_tls_client_auth', files.impostorCert, files.impostorKey),
+    );
+    assert.equal(err?.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(err.message, /invalid_client/);
+    assert.match(err.message, /registered JWKS holds this certificate/);
+    assert.deepEqual(
+      answered.map((r) => [r.status, r.error]),
+      [[401, 'invalid_client']],
+      'the real OP refused it',
+    );
+  });
+
+  it('self_signed_tls_client_auth with the CA-issued certificate of another client: OIDC_CLIENT_REJECTED', async () => {
+    const { err } = await refusal(
+      mtlsProfile('self-batch', 'self_signed_tls_client_auth', files.cert, files.key),
+    );
+    assert.equal(err?.code, 'OIDC_CLIENT_REJECTED');
+    assert.match(err.message, /registered JWKS holds this certificate/);
+  });
+
   it('a key that is not the certificate’s is named before any request (the x509 check)', async () => {
     const before = mtlsOp.tokenRequests();
     let err: unknown;
@@ -365,5 +429,63 @@ describe('token-request parameters', () => {
     });
     assert.equal(result.success, false);
     assert.match(JSON.stringify(result.error?.issues), /extraParams cannot set grant_type, client_id/);
+  });
+});
+
+describe('RFC 8707 resource indicators at a real OP (oidc-provider)', () => {
+  const RESOURCE = 'https://billing.example.com/aws';
+  let resOp: OidcOp;
+  let secret: Record<string, unknown>;
+
+  before(async () => {
+    resOp = await OidcOp.start({
+      clients: [{ clientId: 'res-batch', clientSecret: SPECIAL_SECRET }],
+      resources: [RESOURCE, 'https://reports.example.com/aws'],
+    });
+    // The IAM provider knows only the resource as its audience: STS takes the token only if its aud is that URI.
+    world.sts.registerOidcProvider({ issuer: resOp.issuer, clientIds: [RESOURCE] });
+    world.sts.trustRole({ roleArn: ROLE, issuer: resOp.issuer, audience: RESOURCE });
+    secret = await secretAuth();
+  });
+  after(() => resOp.close());
+
+  const resProfile = (resource?: string | string[]) => ({
+    source: {
+      type: 'oidc',
+      issuer: resOp.issuer,
+      clientId: 'res-batch',
+      clientAuth: secret,
+      ...(resource ? { resource } : {}),
+    },
+    role: { arn: ROLE },
+  });
+
+  it('source.resource is sent, and the token it gets has the resource as aud (STS accepts it as that audience)', async () => {
+    const creds = await credentialsFor(resProfile(RESOURCE));
+    assert.match(creds.accessKeyId, /^ASIA/);
+    const sent = resOp.tokenRequestLog().at(-1)!;
+    assert.equal(sent.status, 200);
+    assert.equal(sent.resource, RESOURCE);
+  });
+
+  it('without source.resource the token has the default audience, which this IAM provider refuses', async () => {
+    const err = await world.failureOf(resProfile());
+    assert.equal(resOp.tokenRequestLog().at(-1)?.status, 200, 'the OP issued a token');
+    assert.equal(err.code, 'STS_TOKEN_REJECTED');
+    assert.match(err.message, /aud/i);
+  });
+
+  it('two resources, which oidc-provider refuses for client_credentials: OIDC_TOKEN_ERROR with invalid_target and the setting to check', async () => {
+    const err = await world.failureOf(resProfile([RESOURCE, 'https://reports.example.com/aws']));
+    assert.equal(err.code, 'OIDC_TOKEN_ERROR');
+    assert.match(err.message, /invalid_target/);
+    assert.match(err.message, /only a single resource indicator value is supported/);
+    assert.match(err.message, /check source\.resource/);
+  });
+
+  it('a resource the OP does not know: OIDC_TOKEN_ERROR with invalid_target', async () => {
+    const err = await world.failureOf(resProfile('https://unknown.example.com/aws'));
+    assert.equal(err.code, 'OIDC_TOKEN_ERROR');
+    assert.match(err.message, /invalid_target/);
   });
 });
