@@ -23,9 +23,9 @@ import { exchange } from '../src/sts/exchange.ts';
 import { resolveStsSettings } from '../src/sts/request.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { Metrics } from '../src/telemetry/metrics.ts';
+import { FakeClock } from '../test/harness/fake-clock.ts';
 import { OidcOp } from '../test/harness/oidc-op.ts';
 import { StsEmulator } from '../test/harness/sts-emulator.ts';
-import { FakeClock } from '../test/helpers/fake-clock.ts';
 import { BASELINE_BODY } from './baseline-body.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { wantsColor } from '../src/telemetry/pretty.ts';
+import { exitWithParent } from '../test/harness/exit-with-parent.ts';
 import { OidcOp } from '../test/harness/oidc-op.ts';
 import { StsEmulator } from '../test/harness/sts-emulator.ts';
-import { exitWithParent } from '../test/helpers/exit-with-parent.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Bold only for a person at a terminal (not in a pipe, a CI log, or with NO_COLOR set).

@@ -1,6 +1,6 @@
 // What the server needs from the broker, and all it may ask: the server never imports broker.ts
 // (test/unit/dependencies.test.ts). src/broker.ts satisfies this interface; server tests use a
-// small fake (test/helpers/fake-broker.ts) instead of booting an OpenID Provider and STS.
+// small fake (test/harness/fake-broker.ts) instead of booting an OpenID Provider and STS.
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { Readiness } from '../model/status.ts';
 

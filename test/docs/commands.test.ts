@@ -1,5 +1,5 @@
 // The docs are tested like code: every command example in README.md and docs/**/*.md runs against a
-// real test world (test/docs/runner.ts says what a documented path or port stands for). Markdown
+// real test world (test/harness/docs-runner.ts says what a documented path or port stands for). Markdown
 // files are found anew on every run, so a new page is covered without touching this test.
 //
 // Conventions for authors, by fenced block:
@@ -36,7 +36,7 @@ import {
   shellSteps,
   startDocsWorld,
   validateYaml,
-} from './runner.ts';
+} from '../harness/docs-runner.ts';
 
 const files = await Promise.all(
   (await markdownFiles()).map(async (file) => ({

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/index.ts';
-import { cli } from '../helpers/cli.ts';
-import { type DocsWorld, runSteps, type Step, startDocsWorld } from './runner.ts';
+import { cli } from '../harness/cli.ts';
+import { type DocsWorld, runSteps, type Step, startDocsWorld } from '../harness/docs-runner.ts';
 
 /** The lines of a section (`Examples:`) of printed help, up to the next blank line. */
 function section(help: string, title: string): string[] {

@@ -14,7 +14,7 @@ import {
   runsBroker,
   shellSteps,
   startDocsWorld,
-} from './runner.ts';
+} from '../harness/docs-runner.ts';
 
 const step = (command: string) => ({ where: 'x.md:1', command });
 

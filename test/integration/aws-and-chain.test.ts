@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
-import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
+import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const BASE = `arn:aws:iam::${ACCOUNT}:role/deployer`;
 const HOP1 = `arn:aws:iam::${ACCOUNT}:role/partner-access`;

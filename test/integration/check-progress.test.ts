@@ -11,10 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { cli } from '../harness/cli.ts';
+import { brokerEntry } from '../harness/serve-process.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { cli } from '../helpers/cli.ts';
-import { brokerEntry } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 const run = promisify(execFile);
 let world: World;

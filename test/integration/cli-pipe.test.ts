@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { EXIT } from '../../src/errors.ts';
-import { brokerEntry } from '../helpers/serve-process.ts';
+import { brokerEntry } from '../harness/serve-process.ts';
 
 /** Runs the CLI with one of its output pipes closed before it writes; the other is collected. */
 function runWithClosed(

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { cli } from '../helpers/cli.ts';
-import { serveProcess } from '../helpers/serve-process.ts';
-import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { cli } from '../harness/cli.ts';
+import { serveProcess } from '../harness/serve-process.ts';
+import { ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { cli } from '../helpers/cli.ts';
-import { consume } from '../helpers/consumer.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { cli } from '../harness/cli.ts';
+import { consume } from '../harness/consumer.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
 

@@ -7,11 +7,11 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { cli } from '../helpers/cli.ts';
-import { type BrokerProcess, spawnBroker, until } from '../helpers/serve-process.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { cli } from '../harness/cli.ts';
+import { type BrokerProcess, spawnBroker, until } from '../harness/serve-process.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
-const CONSUMER = ['node', '--import', 'tsx', 'test/fixtures/sdk-consumer.ts', 'default-chain'];
+const CONSUMER = ['node', '--import', 'tsx', 'test/harness/sdk-consumer.ts', 'default-chain'];
 /** What CMD sees of the wiring, as one JSON line. */
 const SHOW_ENV = `const e = process.env; const fs = require('node:fs');
 const file = e.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;

@@ -1,5 +1,5 @@
 // Children die with their parent: a `credential-broker serve` started through the tests' helper
-// (test/helpers/serve-process.ts, which the demo's spawn shares via test/helpers/exit-with-parent.ts)
+// (test/harness/serve-process.ts, which the demo's spawn shares via test/harness/exit-with-parent.ts)
 // ends when the process that started it is killed with SIGKILL, which leaves no cleanup to run. A
 // node child spawned without the helper, by the same parent, is the control: it keeps running.
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { after, before, it } from 'node:test';
 import { stringify } from 'yaml';
 
-const HELPER = new URL('../helpers/serve-process.ts', import.meta.url).href;
+const HELPER = new URL('../harness/serve-process.ts', import.meta.url).href;
 
 let dir: string;
 let parent: ChildProcess | undefined;

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import type { ImdsConfig } from '../../src/config/schema/index.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 let token: string;

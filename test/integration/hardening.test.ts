@@ -10,7 +10,7 @@ import type { ConfigInput, ImdsConfig } from '../../src/config/schema/index.ts';
 import { perAddressLimit } from '../../src/server/base.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

@@ -13,10 +13,10 @@ import { ConnectProxy } from '../harness/connect-proxy.ts';
 import { freePort, listenOnLoopback } from '../harness/listen.ts';
 import { OidcOp } from '../harness/oidc-op.ts';
 import { SamlIdp } from '../harness/saml-idp.ts';
+import { PASSWORD, rolePair, type SamlWorld, startSamlWorld } from '../harness/saml-world.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { PASSWORD, rolePair, type SamlWorld, startSamlWorld } from '../helpers/saml-world.ts';
-import { ACCOUNT, CLIENT_SECRET, ROLE_ARN } from '../helpers/world.ts';
+import { ACCOUNT, CLIENT_SECRET, ROLE_ARN } from '../harness/world.ts';
 
 const TLS_PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:saml-provider/tls-idp`;
 

@@ -9,8 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ImdsConfig } from '../../src/config/schema/index.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { IMDS_MIN_REMAINING_MS } from '../../src/server/imds-routes.ts';
-import { consume } from '../helpers/consumer.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { consume } from '../harness/consumer.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const execFileAsync = promisify(execFile);
 

@@ -8,9 +8,9 @@ import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_CONFIG_PATH } from '../../src/config/default-path.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
-import { spawnBroker, waitReady } from '../helpers/serve-process.ts';
-import { ACCOUNT, CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
+import { spawnBroker, waitReady } from '../harness/serve-process.ts';
+import { ACCOUNT, CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { deadKdcConf, Kdc } from '../harness/kdc.ts';
-import { REPORTS_ROLE_ARN, rolePair, type SamlWorld, startSamlWorld } from '../helpers/saml-world.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
-import { ACCOUNT, ROLE_ARN } from '../helpers/world.ts';
+import { REPORTS_ROLE_ARN, rolePair, type SamlWorld, startSamlWorld } from '../harness/saml-world.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
+import { ACCOUNT, ROLE_ARN } from '../harness/world.ts';
 
 const run = promisify(execFile);
 const unavailable = Kdc.unavailable();

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { dispatcherFor, type ResolvedNetwork } from '../../src/outbound.ts';
 import { ConnectProxy } from '../harness/connect-proxy.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 let server: https.Server;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SourceError, StsError } from '../../src/errors.ts';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
-import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

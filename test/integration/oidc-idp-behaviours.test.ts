@@ -11,7 +11,7 @@ import { OidcFront } from '../harness/oidc-front.ts';
 import { makeClientKeyPair, OidcOp } from '../harness/oidc-op.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/billing-batch`;
 /** Every character class RFC 6749 §2.3.1 treats differently: kept (`-._*`), space → `+`, the rest %XX. */

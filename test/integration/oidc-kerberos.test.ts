@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Kdc } from '../harness/kdc.ts';
 import { OidcFront } from '../harness/oidc-front.ts';
 import { OidcOp } from '../harness/oidc-op.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const unavailable = Kdc.unavailable();
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/adfs-billing`;

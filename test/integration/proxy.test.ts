@@ -10,7 +10,7 @@ import { fetchFor, resolveNetwork } from '../../src/outbound.ts';
 import { ConnectProxy } from '../harness/connect-proxy.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const X509_ROLE = `arn:aws:iam::${ACCOUNT}:role/x509-proxied`;
 const CHAINED = `arn:aws:iam::${ACCOUNT}:role/chained-proxied`;

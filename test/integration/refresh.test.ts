@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConfigSchema } from '../../src/config/schema/index.ts';
+import { FakeClock } from '../harness/fake-clock.ts';
 import { OidcOp } from '../harness/oidc-op.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
-import { FakeClock } from '../helpers/fake-clock.ts';
-import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;

@@ -13,7 +13,7 @@ import { loadConfigFile } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema/index.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
 import type { Metrics } from '../../src/telemetry/metrics.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

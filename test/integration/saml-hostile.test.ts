@@ -15,8 +15,8 @@ import {
   type SamlWorld,
   startSamlWorld,
   UNTRUSTED_ROLE_ARN,
-} from '../helpers/saml-world.ts';
-import { ROLE_ARN } from '../helpers/world.ts';
+} from '../harness/saml-world.ts';
+import { ROLE_ARN } from '../harness/world.ts';
 
 let world: SamlWorld;
 let sts: STSClient;

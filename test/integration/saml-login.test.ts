@@ -14,9 +14,9 @@ import {
   REPORTS_ROLE_ARN,
   type SamlWorld,
   startSamlWorld,
-} from '../helpers/saml-world.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
-import { ACCOUNT, ROLE_ARN } from '../helpers/world.ts';
+} from '../harness/saml-world.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
+import { ACCOUNT, ROLE_ARN } from '../harness/world.ts';
 
 let world: SamlWorld;
 before(async () => {

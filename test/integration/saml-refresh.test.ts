@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConfigSchema } from '../../src/config/schema/index.ts';
+import { FakeClock } from '../harness/fake-clock.ts';
 import { SamlIdp } from '../harness/saml-idp.ts';
+import { PASSWORD, PROVIDER_ARN, rolePair } from '../harness/saml-world.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
-import { FakeClock } from '../helpers/fake-clock.ts';
-import { PASSWORD, PROVIDER_ARN, rolePair } from '../helpers/saml-world.ts';
-import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const MIN = 60_000;
 let world: World;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type SimpleSamlPhp, simpleSamlPhpMissing } from '../harness/simplesamlphp.ts';
-import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:saml-provider/simplesamlphp`;
 const PASSWORD = 'Ssp-passw0rd!';

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../src/broker.ts';
-import { consume as consumeWith } from '../helpers/consumer.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { consume as consumeWith } from '../harness/consumer.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 let app: FastifyInstance;

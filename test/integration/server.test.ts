@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ImdsConfig } from '../../src/config/schema/index.ts';
 import { buildImdsApp } from '../../src/server/imds-app.ts';
 import { buildOpsApp } from '../../src/server/ops-app.ts';
-import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

@@ -11,12 +11,12 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { serveProcess, until } from '../helpers/serve-process.ts';
-import { CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { serveProcess, until } from '../harness/serve-process.ts';
+import { CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REJECT_PRELOAD = path.join(HERE, '../fixtures/reject-when-serving.ts');
-const NOTIFY_RECEIVER = path.join(HERE, '../fixtures/notify-receiver.py');
+const REJECT_PRELOAD = path.join(HERE, '../harness/reject-when-serving.ts');
+const NOTIFY_RECEIVER = path.join(HERE, '../harness/notify-receiver.py');
 
 let world: World;
 /** Everything every spawned process wrote, stdout and stderr. */

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { checkPassedAddress, passedSockets } from '../../src/cli/socket-activation.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { BrokerProcess, brokerEntry, freePort } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { BrokerProcess, brokerEntry, freePort } from '../harness/serve-process.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
-const LISTEN_FDS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/listen-fds.py');
+const LISTEN_FDS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../harness/listen-fds.py');
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 let world: World;

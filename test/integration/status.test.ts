@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { cli } from '../helpers/cli.ts';
-import { type BrokerProcess, freePort, serveProcess, until } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { cli } from '../harness/cli.ts';
+import { type BrokerProcess, freePort, serveProcess, until } from '../harness/serve-process.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 const brokers: BrokerProcess[] = [];

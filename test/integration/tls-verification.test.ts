@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
+import { spawnBroker } from '../harness/serve-process.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { spawnBroker } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 let front: tls.Server;

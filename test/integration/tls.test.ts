@@ -15,8 +15,8 @@ import { stringify } from 'yaml';
 import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { loadTls } from '../../src/server/tls.ts';
-import { consume } from '../helpers/consumer.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { consume } from '../harness/consumer.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const exec = promisify(execFile);
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');

@@ -8,8 +8,8 @@ import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
-import { serveProcess } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { serveProcess } from '../harness/serve-process.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 const NOBODY = 65534;
 const PLANTED = 'planted-token-value-0123456789abcdef';

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import type { BrokerError } from '../../src/errors.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
-import { ACCOUNT, CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
+import { ACCOUNT, CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 let tokenFile: string;

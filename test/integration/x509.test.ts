@@ -12,9 +12,9 @@ import { promisify } from 'node:util';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { listenOnLoopback } from '../harness/listen.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
 import { reencodeKey, TestCa } from '../harness/test-ca.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
-import { ACCOUNT, startWorld, type World } from '../helpers/world.ts';
+import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/x509-app`;
 const DAY = 86_400_000;

@@ -3,7 +3,7 @@
 // types live in src/sources/kerberos-addon.ts), and only a profile that logs in with Kerberos may
 // fail, with KERBEROS_UNAVAILABLE and what to install. Both are checked here with the addon hidden
 // while it stays installed for the Kerberos tests: from the TypeScript compiler by a host that
-// cannot see node_modules/kerberos, from node by a resolve hook (test/fixtures/hide-kerberos.mjs).
+// cannot see node_modules/kerberos, from node by a resolve hook (test/harness/hide-kerberos.mjs).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -68,7 +68,7 @@ describe('the kerberos addon is optional', () => {
         '',
       ].join('\n'),
     );
-    const hook = pathToFileURL(path.join(ROOT, 'test/fixtures/hide-kerberos.mjs')).href;
+    const hook = pathToFileURL(path.join(ROOT, 'test/harness/hide-kerberos.mjs')).href;
     const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hook)})`;
     const child = await run(
       process.execPath,

@@ -16,8 +16,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
-import { type BrokerProcess, brokerEntry, serveProcess, waitReady } from '../helpers/serve-process.ts';
-import { CLIENT_SECRET, startWorld, type World } from '../helpers/world.ts';
+import { type BrokerProcess, brokerEntry, serveProcess, waitReady } from '../harness/serve-process.ts';
+import { CLIENT_SECRET, startWorld, type World } from '../harness/world.ts';
 
 const CONCURRENCY = 16;
 const RAW_TIMEOUT_MS = 2000;

@@ -12,7 +12,7 @@ import { SignJWT } from 'jose';
 import type { BrokerError } from '../../src/errors.ts';
 import { OIDC_MAX_RESPONSE_BYTES } from '../../src/sources/oidc.ts';
 import { listenOnLoopback } from '../harness/listen.ts';
-import { CLIENT_SECRET, startWorld, type World } from '../helpers/world.ts';
+import { CLIENT_SECRET, startWorld, type World } from '../harness/world.ts';
 
 const MiB = 1024 * 1024;
 /** What a broken issuer streams at us: far above the cap, and above the RSS bound below. */

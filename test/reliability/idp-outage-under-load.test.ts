@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { Pool } from 'undici';
-import { seeded } from '../helpers/seeded-random.ts';
-import { type FaultyWorld, startFaultyWorld } from './faulty-world.ts';
+import { type FaultyWorld, startFaultyWorld } from '../harness/faulty-world.ts';
+import { seeded } from '../harness/seeded-random.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { ensureTokenFile } from '../../src/server/client-tokens.ts';
-import { consumeWithSdk } from '../helpers/sdk-consume.ts';
+import { consumeWithSdk } from '../harness/sdk-consume.ts';
 import {
   type BrokerProcess,
   brokerEntry,
@@ -18,8 +18,8 @@ import {
   serveProcess,
   until,
   waitReady,
-} from '../helpers/serve-process.ts';
-import { CLIENT_SECRET, startWorld, type World } from '../helpers/world.ts';
+} from '../harness/serve-process.ts';
+import { CLIENT_SECRET, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 const output: string[] = [];

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
-import { cli } from '../helpers/cli.ts';
-import { seeded } from '../helpers/seeded-random.ts';
-import { brokerEntry, spawnBroker } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { cli } from '../harness/cli.ts';
+import { seeded } from '../harness/seeded-random.ts';
+import { brokerEntry, spawnBroker } from '../harness/serve-process.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 let world: World;
 before(async () => {

@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type FaultMode, FaultProxy } from '../harness/fault-proxy.ts';
+import { type FaultyWorld, startFaultyWorld } from '../harness/faulty-world.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';
-import { type FaultyWorld, startFaultyWorld } from './faulty-world.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
-import { type BrokerProcess, brokerEntry, serveProcess, waitReady } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { type BrokerProcess, brokerEntry, serveProcess, waitReady } from '../harness/serve-process.ts';
+import { startWorld, type World } from '../harness/world.ts';
 
 const SIGNALS = 40;
 const SIGNAL_EVERY_MS = 100;

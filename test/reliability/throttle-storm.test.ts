@@ -12,8 +12,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RefreshSchema } from '../../src/config/schema/index.ts';
-import { seeded } from '../helpers/seeded-random.ts';
-import { type FaultyWorld, ROLE, startFaultyWorld } from './faulty-world.ts';
+import { type FaultyWorld, ROLE, startFaultyWorld } from '../harness/faulty-world.ts';
+import { seeded } from '../harness/seeded-random.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;

@@ -13,7 +13,7 @@ import { DEFAULT_PARAMS, starterFor } from '../../src/cli/advise/starter.ts';
 import { parseOptions } from '../../src/cli/command.ts';
 import { ADVISE } from '../../src/cli/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { captured, cli } from '../helpers/cli.ts';
+import { captured, cli } from '../harness/cli.ts';
 
 const NOTHING: Facts = {
   oidc: false,

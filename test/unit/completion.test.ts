@@ -10,7 +10,7 @@ import { shareFiles } from '../../scripts/share-files.ts';
 import { completionScript } from '../../src/cli/completion.ts';
 import { COMMANDS } from '../../src/cli/index.ts';
 import { manPage } from '../../src/cli/man.ts';
-import { cli } from '../helpers/cli.ts';
+import { cli } from '../harness/cli.ts';
 
 const has = (program: string) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 

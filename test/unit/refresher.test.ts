@@ -12,8 +12,8 @@ import {
 } from '../../src/cache/refresher.ts';
 import { BrokerError, SourceError, StsError, UnavailableError } from '../../src/errors.ts';
 import type { AwsCredentials } from '../../src/model/credentials.ts';
-import { FakeClock, flush } from '../helpers/fake-clock.ts';
-import { seeded } from '../helpers/seeded-random.ts';
+import { FakeClock, flush } from '../harness/fake-clock.ts';
+import { seeded } from '../harness/seeded-random.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createNotifier } from '../../src/cli/sd-notify.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 
-const RECEIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/notify-receiver.py');
+const RECEIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '../harness/notify-receiver.py');
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

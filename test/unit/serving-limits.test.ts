@@ -9,7 +9,7 @@ import { FailedTokenLimiter } from '../../src/server/failed-tokens.ts';
 import { addressMatcher } from '../../src/server/hardening.ts';
 import { IMDS_MIN_REMAINING_MS } from '../../src/server/imds-routes.ts';
 import { ImdsTokenStore } from '../../src/server/imds-tokens.ts';
-import { FakeClock } from '../helpers/fake-clock.ts';
+import { FakeClock } from '../harness/fake-clock.ts';
 
 const SEC = 1000;
 const MIN = 60 * SEC;

@@ -16,7 +16,7 @@ import {
 import { SignatureV4 } from '@smithy/signature-v4';
 import { XMLParser } from 'fast-xml-parser';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
-import { StsEmulator } from './sts-emulator.ts';
+import { StsEmulator } from '../harness/sts-emulator.ts';
 
 // ---------------------------------------------------------------- test OIDC issuer
 

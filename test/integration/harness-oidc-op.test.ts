@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { makeClientKeyPair, OidcOp } from './oidc-op.ts';
+import { makeClientKeyPair, OidcOp } from '../harness/oidc-op.ts';
 
 type ClientAuth = ReturnType<typeof client.ClientSecretBasic>;
 

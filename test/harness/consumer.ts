@@ -1,4 +1,4 @@
-// Runs test/fixtures/sdk-consumer.ts (the AWS SDK for JavaScript v3 as an app, in its own process)
+// Runs test/harness/sdk-consumer.ts (the AWS SDK for JavaScript v3 as an app, in its own process)
 // with only the environment a test gives it, pointed at the world's STS emulator.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { World } from './world.ts';
 
 const run = promisify(execFile);
-const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sdk-consumer.ts');
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sdk-consumer.ts');
 
 export interface Consumed {
   stdout: string;

@@ -183,4 +183,4 @@ export async function waitReady(base: string, timeoutMs = 20_000): Promise<void>
 }
 
 /** Re-exported: the process tests take their ports from here with the rest of their helpers. */
-export { freePort } from '../harness/listen.ts';
+export { freePort } from './listen.ts';

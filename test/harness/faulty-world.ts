@@ -1,12 +1,12 @@
 // Shared setup of the network/IdP/STS fault tests: the real OpenID Provider and STS emulator, each
 // behind a fault proxy (test/harness/fault-proxy.ts), the STS emulator and the brokers on one fake
-// clock, and brokers built from config by the test world (test/helpers/world.ts).
+// clock, and brokers built from config by the test world (test/harness/world.ts).
 import { ConfigSchema } from '../../src/config/schema/index.ts';
-import { FaultProxy } from '../harness/fault-proxy.ts';
-import { OidcOp } from '../harness/oidc-op.ts';
-import { StsEmulator } from '../harness/sts-emulator.ts';
-import { FakeClock } from '../helpers/fake-clock.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { FakeClock } from './fake-clock.ts';
+import { FaultProxy } from './fault-proxy.ts';
+import { OidcOp } from './oidc-op.ts';
+import { StsEmulator } from './sts-emulator.ts';
+import { startWorld, type World } from './world.ts';
 
 export const ROLE = 'arn:aws:iam::123456789012:role/faulty';
 const SECRET = 'fault-secret';

@@ -1,5 +1,5 @@
 // Runs the command examples of the docs (README.md, docs/*.md) and of `--help` against a real test
-// world: an OpenID Provider and the STS emulator (test/helpers/world.ts), a config with the
+// world: an OpenID Provider and the STS emulator (test/harness/world.ts), a config with the
 // profiles `default` and `reports`, and `credential-broker` on PATH.
 //
 // What a documented command may say, and what it runs as:
@@ -16,7 +16,7 @@
 //                                           through tsx: brokerEntry() of serve-process.ts)
 //
 // The world's profiles: `default` assumes role/billing-batch, `reports` role/reports, both through
-// the OIDC client of test/helpers/world.ts, with session names `{hostname}-{profile}`.
+// the OIDC client of test/harness/world.ts, with session names `{hostname}-{profile}`.
 // Output is mapped back (temp paths and the port read as documented) before it is compared.
 // Each line runs in `bash -c` with cwd = a temp folder holding the repo's top-level entries (links,
 // a few copies: COPIED), so that `node bin/...` and `npm run demo` work and `--out ./x` writes to
@@ -30,10 +30,10 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { COMMANDS } from '../../src/cli/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { freePort } from '../harness/listen.ts';
-import { exitWithParent } from '../helpers/exit-with-parent.ts';
-import { brokerEntry } from '../helpers/serve-process.ts';
-import { startWorld, type World } from '../helpers/world.ts';
+import { exitWithParent } from './exit-with-parent.ts';
+import { freePort } from './listen.ts';
+import { brokerEntry } from './serve-process.ts';
+import { startWorld, type World } from './world.ts';
 
 export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

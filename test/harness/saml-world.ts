@@ -1,7 +1,7 @@
 // The test world plus a SAML IdP (test/harness/saml-idp.ts) registered at the STS emulator as an
 // IAM SAML provider, with roles whose trust policies name it (SAML:aud = AWS sign-in).
 
-import { SamlIdp, type SamlUser } from '../harness/saml-idp.ts';
+import { SamlIdp, type SamlUser } from './saml-idp.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from './world.ts';
 
 export const PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:saml-provider/test-idp`;

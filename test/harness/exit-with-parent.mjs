@@ -9,7 +9,7 @@ import net from 'node:net';
 
 const fd = Number(process.env.EXIT_WITH_PARENT_FD);
 // Not for this process's own children: they get their own pipe, or none. Without one this module
-// does nothing, since it may reach grandchildren through NODE_OPTIONS (test/docs/runner.ts).
+// does nothing, since it may reach grandchildren through NODE_OPTIONS (test/harness/docs-runner.ts).
 delete process.env.EXIT_WITH_PARENT_FD;
 if (Number.isInteger(fd) && fd >= 3) {
   const pipe = new net.Socket({ fd, readable: true, writable: false });

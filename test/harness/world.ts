@@ -14,8 +14,8 @@ import { buildApp } from '../../src/server/app.ts';
 import { ReloadableClientTokens } from '../../src/server/client-tokens.ts';
 import { createLogger, type Logger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
-import { makeClientKeyPair, OidcOp } from '../harness/oidc-op.ts';
-import { StsEmulator } from '../harness/sts-emulator.ts';
+import { makeClientKeyPair, OidcOp } from './oidc-op.ts';
+import { StsEmulator } from './sts-emulator.ts';
 
 export const ACCOUNT = '123456789012';
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/app`;
