@@ -3,7 +3,7 @@
 // broker's cache) and prints the Version 1 JSON. stdout carries that JSON only; any failure is one
 // line on stderr and a non-zero exit, which the SDKs show to the user (contract §7).
 import { readFile } from 'node:fs/promises';
-import { loadConfigFile } from '../config/load.ts';
+import { loadConfigOrEnvironment } from '../config/from-env.ts';
 import { describeError, EXIT } from '../errors.ts';
 import { networkErrorCode } from '../net.ts';
 import { type Endpoint, endpointFor } from './endpoint.ts';
@@ -41,7 +41,8 @@ export async function credentialProcessCommand(
   if (opts.url && opts.tokenFile) {
     endpoint = { url: opts.url, tokenFile: opts.tokenFile };
   } else {
-    const { config, file } = await loadConfigFile(opts.configPath);
+    // With no config file, the IRSA variables describe the one profile, as they do for `serve`.
+    const { config, file } = await loadConfigOrEnvironment(opts.configPath);
     const fromConfig = endpointFor(config, file, opts.profile ?? 'default');
     endpoint = { url: opts.url ?? fromConfig.url, tokenFile: opts.tokenFile ?? fromConfig.tokenFile };
   }

@@ -136,7 +136,8 @@ const CREDENTIAL_PROCESS = command({
   ],
   description: `For credential_process in ~/.aws/config: asks the RUNNING broker (never the IdP or
 STS, so every app shares its cache) and prints the Version 1 JSON on stdout. Failures
-are one line on stderr. The URL and token file come from the config, unless given.
+are one line on stderr. The URL and token file come from the config, unless given; with
+no config file, from the IRSA variables as for serve (profile default).
 Exit codes: 0 ok, 1 the broker is unreachable or refused, 64 usage error, 78 invalid config.`,
   options: {
     config,

@@ -1,9 +1,11 @@
 // A pod with the IRSA variables and no config file: `serve` builds one web-identity-file profile
 // from AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_SESSION_NAME, and calls the STS that
 // AWS_ENDPOINT_URL_STS names (here the emulator, which verifies the token against the real OpenID
-// Provider's JWKS); the real AWS SDK then gets credentials from it. Without those variables, or
+// Provider's JWKS); the real AWS SDK then gets credentials from it, and so does `credential-process`
+// run with the same variables. Without those variables, or
 // with only one of them, serve stops with exit 78 naming what to set.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -47,19 +49,18 @@ function env(extra: Record<string, string>): Record<string, string> {
 }
 
 describe('serve with no config file', () => {
-  it('the IRSA variables make one web-identity profile "default" that the AWS SDK gets credentials from', async (t) => {
+  it('the IRSA variables make one web-identity profile "default" that the AWS SDK and credential-process get credentials from', async (t) => {
     await assert.rejects(access(DEFAULT_CONFIG_PATH), `the test needs no file at ${DEFAULT_CONFIG_PATH}`);
     const tokenFile = path.join(world.dir, 'sa-token');
     await writeFile(tokenFile, await issueToken());
-    const broker = spawnBroker(['serve'], {
-      env: env({
-        AWS_ROLE_ARN: ROLE_ARN,
-        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-        AWS_ROLE_SESSION_NAME: 'irsa-pod',
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_STS: world.sts.url,
-      }),
+    const irsa = env({
+      AWS_ROLE_ARN: ROLE_ARN,
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_SESSION_NAME: 'irsa-pod',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_STS: world.sts.url,
     });
+    const broker = spawnBroker(['serve'], { env: irsa });
     t.after(() => broker.stop());
     // The default listener: there is no config to choose another.
     const base = 'http://127.0.0.1:9911';
@@ -78,6 +79,17 @@ describe('serve with no config file', () => {
     assert.equal(out.json?.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/irsa-pod`, out.stderr);
     // The broker asked the STS that AWS_ENDPOINT_URL_STS names, with the token from the file.
     assert.ok(world.sts.calls('AssumeRoleWithWebIdentity') >= 1);
+
+    // credential-process in the same pod reads the same variables: no config file there either.
+    const cp = spawnBroker(['credential-process', '--profile', 'default'], { env: irsa });
+    // 'close', not exit: its stdout has been read to the end by then.
+    const [code] = await once(cp.child, 'close');
+    assert.equal(code, 0, cp.stderr);
+    // Its stdout is one JSON line, which the helper collects as it does serve's log lines.
+    assert.equal(cp.logs.length, 1, JSON.stringify(cp.logs));
+    const printed = cp.logs[0] as unknown as { Version: number; AccessKeyId: string };
+    assert.equal(printed.Version, 1);
+    assert.ok(world.sts.session(printed.AccessKeyId), 'credentials the STS emulator issued');
   });
 
   it('without the IRSA variables, the error names both ways (exit 78)', async () => {
