@@ -36,7 +36,7 @@ const PrivateKeyJwtAuthSchema = z.strictObject({
   }),
   assertionAudience: z.enum(['token_endpoint', 'issuer']).default('token_endpoint').meta({
     description:
-      "`aud` of the client assertion: the token endpoint URL (what OpenID Connect Core 9 recommends; Okta, Entra ID, ADFS and Keycloak's default accept it) or the issuer (Auth0, Keycloak with strict audience checks, FAPI 2.0 servers).",
+      "`aud` of the client assertion: the token endpoint URL (what OpenID Connect Core 9 recommends; Okta, Entra ID, ADFS and Keycloak's default accept it) or the issuer (Auth0, Keycloak with a FAPI 2.0 client policy, FAPI 2.0 servers).",
   }),
   certificate: SecretRefSchema.optional().meta({
     description:
@@ -113,7 +113,7 @@ export const OidcSourceSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        'RFC 8707 resource indicator, an absolute URI (a list sends it once per value), for providers that use it (oidc-provider, Keycloak, ADFS: the relying party identifier); not sent when unset.',
+        'RFC 8707 resource indicator, an absolute URI (a list sends it once per value), for providers that use it (oidc-provider, ADFS: the relying party identifier; Keycloak does not implement it). Most take one value per token request (oidc-provider refuses more for client_credentials: `invalid_target`). Not sent when unset.',
       examples: ['urn:aws:sts'],
     }),
   extraParams: z
