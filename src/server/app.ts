@@ -2,14 +2,16 @@
 // through app.inject() without opening a port. It sees the broker only through BrokerPort.
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config/schema/index.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { baseApp } from './base.ts';
 import type { BrokerPort } from './broker-port.ts';
 import type { ClientTokens } from './client-tokens.ts';
 import { credentialsRoutes } from './credentials-routes.ts';
+import { serveCachedFirst } from './fast-path.ts';
 import { guardPlugin } from './guard.ts';
 import { healthRoutes, metricsRoute } from './health-routes.ts';
+import { ServedAudit } from './served-audit.ts';
 import type { TlsMaterial } from './tls.ts';
 
 export interface AppOptions {
@@ -40,10 +42,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   // Every route: health and metrics name profiles, expiry and error codes, which a rebinding page
   // must not read either.
-  guardPlugin(app, { listenHost: opts.listenHost, hosts: tls?.names });
+  const guard = guardPlugin(app, { listenHost: opts.listenHost, hosts: tls?.names });
+  // One audit for both ways a credential set is served, so each client gets one line per set.
+  const audit = new ServedAudit(auditLogger(logger));
   app.register(async (scope) => {
-    credentialsRoutes(scope, { broker, logger, auth: { tokens: opts.tokens, limits, metrics } });
+    credentialsRoutes(scope, { broker, audit, auth: { tokens: opts.tokens, limits, metrics } });
   });
+  serveCachedFirst(app, { broker, tokens: opts.tokens, guard, audit, metrics });
   app.register(async (scope) => {
     healthRoutes(scope, { broker });
     metricsRoute(scope, { broker, metrics });

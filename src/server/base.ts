@@ -7,7 +7,7 @@ import type { LimitsConfig } from '../config/schema/index.ts';
 import { isLoopbackHost } from '../net.ts';
 import { auditLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { hardeningPlugin } from './hardening.ts';
+import { type Admission, hardeningPlugin } from './hardening.ts';
 import { RefusalLog } from './refusal-log.ts';
 import type { TlsMaterial } from './tls.ts';
 import { sendError } from './wire.ts';
@@ -16,6 +16,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This listener's refusal lines, summarised per client address (refusal-log.ts). */
     refusals: RefusalLog;
+    /** This listener's admission rules (hardening.ts), for a path that answers outside fastify. */
+    admission: Admission;
   }
 }
 
@@ -87,7 +89,7 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
   app.server.on('connection', perAddressLimit(limits.maxConnectionsPerAddress));
 
   app.addHook('onResponse', (req, reply, done) => {
-    metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    metrics.countRequest(req.routeOptions.url ?? 'unmatched', reply.statusCode);
     done();
   });
   const refusals = new RefusalLog(auditLogger(logger));
@@ -97,7 +99,7 @@ export function baseApp(opts: BaseAppOptions): FastifyInstance {
     refusals.flush();
     done();
   });
-  hardeningPlugin(app, { limits, allow: opts.allow, refusals });
+  app.decorate('admission', hardeningPlugin(app, { limits, allow: opts.allow, refusals }));
 
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; ${opts.routesHint}`),

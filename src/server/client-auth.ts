@@ -1,10 +1,10 @@
 // Client-token auth of the credentials routes, as a fastify preHandler hook (after the route's
 // params are validated, before its handler). `serve` builds the ClientTokens from the config and
 // swaps them on reload; the hook reads the current ones on every request.
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify';
 import type { LimitsConfig } from '../config/schema/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { ClientTokens } from './client-tokens.ts';
+import type { ClientTokens, TokenCheck } from './client-tokens.ts';
 import { FailedTokenLimiter } from './failed-tokens.ts';
 import type { RefusalLog } from './refusal-log.ts';
 import { sendError } from './wire.ts';
@@ -35,20 +35,29 @@ export function requestedProfile(req: FastifyRequest): string {
  * profile's), so that profile names cannot be listed without one. Wrong tokens count against the
  * caller's address (failed-tokens.ts): beyond the budget they get 429 instead of 401/403.
  */
-export function clientAuthHook(opts: ClientAuthOptions): preHandlerAsyncHookHandler {
+export function clientAuthHook(opts: ClientAuthOptions): preHandlerHookHandler {
   const { metrics, refusals } = opts;
   const failures = new FailedTokenLimiter(opts.limits.failedTokenMistakes, opts.limits.failedTokenWindow);
 
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    const profile = requestedProfile(req);
+  /** The answer to a verdict: done() lets the request through; a refusal is sent instead. */
+  const decide = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+    tokens: ClientTokens,
+    profile: string,
+    verdict: TokenCheck,
+  ): void => {
     const remote = req.ip;
-    const tokens = opts.tokens();
-    const verdict = await tokens.check(profile, req.headers.authorization);
     if (!opts.has(profile) && (verdict === 'ok' || verdict === 'other-profile')) {
       refusals.refused({ profile, remote, outcome: 'PROFILE_NOT_FOUND' }, 'credential request refused');
-      return sendError(reply, 404, 'PROFILE_NOT_FOUND', `no profile "${profile}" is configured`);
+      sendError(reply, 404, 'PROFILE_NOT_FOUND', `no profile "${profile}" is configured`);
+      return;
     }
-    if (verdict === 'ok') return;
+    if (verdict === 'ok') {
+      done();
+      return;
+    }
     metrics.authFailures.inc({ reason: verdict });
     const { mistakes, limited, retryAfterSeconds } = failures.fail(remote);
     // The token file's path goes to the log only: the caller is not authenticated.
@@ -65,21 +74,32 @@ export function clientAuthHook(opts: ClientAuthOptions): preHandlerAsyncHookHand
     );
     if (limited) {
       reply.header('Retry-After', String(retryAfterSeconds));
-      return sendError(
+      sendError(
         reply,
         429,
         'TOO_MANY_FAILED_TOKENS',
         `too many requests with a wrong token from ${remote}; fix the app's AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (the broker's log names the file)`,
       );
+      return;
     }
     if (verdict === 'other-profile') {
-      return sendError(reply, 403, 'TOKEN_NOT_FOR_PROFILE', `this token does not grant profile "${profile}"`);
+      sendError(reply, 403, 'TOKEN_NOT_FOR_PROFILE', `this token does not grant profile "${profile}"`);
+      return;
     }
-    return sendError(
+    sendError(
       reply,
       401,
       verdict === 'missing' ? 'TOKEN_MISSING' : 'TOKEN_INVALID',
       `send the broker's client token as the Authorization header (set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the token file the broker's log names)${verdict === 'missing' ? OLDER_SDKS : ''}`,
     );
+  };
+
+  // A callback hook, not an async one: a valid token is let through without a promise.
+  return (req, reply, done) => {
+    const profile = requestedProfile(req);
+    const tokens = opts.tokens();
+    const verdict = tokens.check(profile, req.headers.authorization);
+    if (typeof verdict === 'string') return decide(req, reply, done, tokens, profile, verdict);
+    verdict.then((v) => decide(req, reply, done, tokens, profile, v), done);
   };
 }

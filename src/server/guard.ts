@@ -2,11 +2,11 @@
 // IMDSv2 do): SDKs never send Origin or Sec-Fetch-*, and always address the listener by an IP or
 // name that means this machine, while a DNS-rebinding page sends its own host name. Runs on every
 // route of a listener (health and metrics too: they name profiles, expiry and error codes).
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ErrorCode } from '../errors.ts';
+import type { FastifyInstance } from 'fastify';
 import { isLoopbackHost } from '../net.ts';
-import { sendError } from './wire.ts';
+import { type Refusal, sendRefusal } from './wire.ts';
 
 // Browsers send Sec-Fetch-Site/-Dest on every request; Node's own fetch() sends a lone
 // `sec-fetch-mode: cors`, so that header alone is not taken as a browser.
@@ -34,7 +34,10 @@ export interface GuardOptions {
   scraper?: boolean;
 }
 
-export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
+/** Why a request is refused as a browser's or a rebinding page's, or undefined when it passes. */
+export type HostGuard = (req: IncomingMessage) => Refusal | undefined;
+
+export function hostGuard(opts: GuardOptions): HostGuard {
   const allowed = new Set([
     'localhost',
     '127.0.0.1',
@@ -45,57 +48,63 @@ export function guardPlugin(app: FastifyInstance, opts: GuardOptions): void {
   const browserHeaders = opts.scraper ? ['origin'] : BROWSER_HEADERS;
   const hostAllowed = (host: string) =>
     allowed.has(host) || isLoopbackHost(host) || (opts.scraper === true && isIP(host) !== 0);
-  // Callback-style hooks (here and in hardening.ts): they run on every request, and an async
-  // hook costs a promise and a microtask turn each.
-  app.addHook('onRequest', (req, reply, done) => {
-    if (browserHeaders.some((h) => req.headers[h] !== undefined)) {
-      app.refusals.refused({ remote: req.ip, outcome: 'BROWSER_REQUEST_REFUSED' }, 'request refused');
-      sendError(reply, 403, 'BROWSER_REQUEST_REFUSED', 'requests from web pages are refused');
-      return;
+  return (req) => {
+    for (const h of browserHeaders) {
+      if (req.headers[h] !== undefined) {
+        return {
+          status: 403,
+          code: 'BROWSER_REQUEST_REFUSED',
+          message: 'requests from web pages are refused',
+        };
+      }
     }
     // Node keeps only the first of several Host headers: which one a proxy in front used is anyone's guess.
-    if (hostHeaderCount(req.raw.rawHeaders) > 1) {
-      return badRequest(req, reply, 'BAD_HOST', 'send exactly one Host header');
+    if (hostHeaderCount(req.rawHeaders) > 1) {
+      return { status: 400, code: 'BAD_HOST', message: 'send exactly one Host header' };
     }
     // Absolute form (`GET http://host/path`): the target's authority is the host (RFC 9112 §3.2.2),
     // and fastify routes on its path, so it is held to the same rule as Host.
-    if (req.url.charCodeAt(0) !== 47 /* '/' */) {
-      const authority = ABSOLUTE_FORM.exec(req.url)?.[1];
+    const url = req.url ?? '';
+    if (url.charCodeAt(0) !== 47 /* '/' */) {
+      const authority = ABSOLUTE_FORM.exec(url)?.[1];
       const target = authority === undefined ? undefined : hostOf(authority);
       if (target === undefined || !hostAllowed(target)) {
-        return badRequest(
-          req,
-          reply,
-          'BAD_REQUEST_TARGET',
-          'the request target must be a path on this listener, like /v1/credentials/PROFILE',
-        );
+        return {
+          status: 400,
+          code: 'BAD_REQUEST_TARGET',
+          message: 'the request target must be a path on this listener, like /v1/credentials/PROFILE',
+        };
       }
     }
     const header = req.headers.host;
     const host = header === undefined ? undefined : hostOf(header);
     if (header !== undefined && host === undefined) {
-      return badRequest(req, reply, 'BAD_HOST', 'the Host header must be HOST or HOST:PORT');
+      return { status: 400, code: 'BAD_HOST', message: 'the Host header must be HOST or HOST:PORT' };
     }
     if (host === undefined || !hostAllowed(host)) {
-      app.refusals.refused(
-        { remote: req.ip, outcome: 'HOST_REFUSED', host: host?.slice(0, 100) },
-        'request refused',
-      );
-      sendError(
-        reply,
-        403,
-        'HOST_REFUSED',
-        'the Host header does not name this listener; use http://127.0.0.1:PORT in AWS_CONTAINER_CREDENTIALS_FULL_URI',
-      );
-      return;
+      return {
+        status: 403,
+        code: 'HOST_REFUSED',
+        message:
+          'the Host header does not name this listener; use http://127.0.0.1:PORT in AWS_CONTAINER_CREDENTIALS_FULL_URI',
+        fields: { host: host?.slice(0, 100) },
+      };
     }
-    done();
-  });
+    return undefined;
+  };
 }
 
-function badRequest(req: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string): void {
-  req.server.refusals.refused({ remote: req.ip, outcome: code }, 'request refused');
-  sendError(reply, 400, code, message);
+/** Runs the guard on every request of `app`; returns it for a path that answers outside fastify. */
+export function guardPlugin(app: FastifyInstance, opts: GuardOptions): HostGuard {
+  const guard = hostGuard(opts);
+  // Callback-style hooks (here and in hardening.ts): they run on every request, and an async
+  // hook costs a promise and a microtask turn each.
+  app.addHook('onRequest', (req, reply, done) => {
+    const refused = guard(req.raw);
+    if (refused !== undefined) return sendRefusal(reply, app.refusals, req.ip, refused);
+    done();
+  });
+  return guard;
 }
 
 function hostHeaderCount(raw: readonly string[]): number {

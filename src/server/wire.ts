@@ -4,6 +4,25 @@
 import type { FastifyReply } from 'fastify';
 import type { ErrorCode, UnavailableError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
+import type { RefusalLog } from './refusal-log.ts';
+
+/** A request refused before any route runs (hardening.ts, guard.ts): what to answer and log. */
+export interface Refusal {
+  status: number;
+  /** The error code, also the refusal line's outcome. */
+  code: ErrorCode;
+  message: string;
+  /** More fields for the refusal line. */
+  fields?: Record<string, unknown>;
+  retryAfterSeconds?: number;
+}
+
+/** Logs a refusal (summarised per address: refusal-log.ts) and answers it. */
+export function sendRefusal(reply: FastifyReply, refusals: RefusalLog, remote: string, r: Refusal): void {
+  refusals.refused({ remote, outcome: r.code, ...r.fields }, 'request refused');
+  if (r.retryAfterSeconds !== undefined) reply.header('Retry-After', String(r.retryAfterSeconds));
+  sendError(reply, r.status, r.code, r.message);
+}
 
 /** Every error body is `{"code","message"}`: Go's SDK parses exactly that when Content-Type is application/json. */
 export function sendError(
@@ -39,17 +58,31 @@ export function credentialsBody(c: AwsCredentials) {
   };
 }
 
+/** A credentials body ready to send: the JSON text, and its bytes for a raw response. */
+interface CredentialsAnswer {
+  json: string;
+  body: Buffer;
+  length: number;
+}
+
 // Credentials change only on refresh, so each set is serialized once, not on every request.
-const serialized = new WeakMap<AwsCredentials, string>();
+const serialized = new WeakMap<AwsCredentials, CredentialsAnswer>();
+
+/** credentialsBody serialized, once per credential set. */
+export function credentialsAnswer(c: AwsCredentials): CredentialsAnswer {
+  let answer = serialized.get(c);
+  if (answer === undefined) {
+    const json = JSON.stringify(credentialsBody(c));
+    const body = Buffer.from(json);
+    answer = { json, body, length: body.length };
+    serialized.set(c, answer);
+  }
+  return answer;
+}
 
 /** credentialsBody as JSON text, serialized once per credential set. */
 export function credentialsJson(c: AwsCredentials): string {
-  let json = serialized.get(c);
-  if (json === undefined) {
-    json = JSON.stringify(credentialsBody(c));
-    serialized.set(c, json);
-  }
-  return json;
+  return credentialsAnswer(c).json;
 }
 
 /** A credentials answer: never cached by anything between the broker and the SDK. */
