@@ -3,6 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type Clock, type RefreshEvent, Refresher, systemClock } from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema/index.ts';
+import { rethrowFor } from './errors.ts';
 import type { AwsCredentials } from './model/credentials.ts';
 import type { Proof } from './model/proof.ts';
 import type { Readiness } from './model/status.ts';
@@ -215,8 +216,10 @@ export class Broker {
     return this.exchangeProof(r, await this.proveIdentity(r));
   }
 
+  // Both halves file their failures under the profile: sources and exchanges need not know it, and
+  // every edge (log, HTTP body, CLI) renders it from the field.
   private async proveIdentity(r: ProfileRuntime): Promise<Proof> {
-    const proof = await r.source.getProof();
+    const proof = await r.source.getProof().catch(rethrowFor(r.name));
     if (proof.kind === 'x509' && r.config.source.type === 'x509') {
       noteCertificate(r.name, proof, r.config.source, this.deps);
     }
@@ -231,7 +234,7 @@ export class Broker {
       chain: r.config.chain,
       sts: r.sts,
       now: this.now,
-    });
+    }).catch(rethrowFor(r.name));
   }
 
   /** One log line and the metrics for every exchange, whatever its outcome. */

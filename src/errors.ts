@@ -7,7 +7,8 @@ import { CODES, type CodeInfo, type ErrorCode } from './error-codes/index.ts';
 export type { ErrorCode } from './error-codes/index.ts';
 
 export interface BrokerErrorOptions {
-  /** Profile the failure belongs to, when there is one: every message names it. */
+  /** Profile the failure belongs to, when known where it is made; else the refresher of the
+   * profile sets it (withProfile). The message never repeats it: describeError renders it. */
   profile?: string;
   /** True when trying again later may succeed (network, 5xx, throttling). */
   retryable?: boolean;
@@ -18,17 +19,26 @@ export interface BrokerErrorOptions {
 
 export class BrokerError extends Error {
   readonly code: ErrorCode;
-  readonly profile: string | undefined;
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
+  /** The profile the failure belongs to, when known; set once, by the constructor or withProfile.
+   * An own property (not a getter), so that log serializers carry it. */
+  profile: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: BrokerErrorOptions = {}) {
-    super(options.profile ? `profile "${options.profile}": ${message}` : message, { cause: options.cause });
+    super(message, { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.profile = options.profile;
     this.retryable = options.retryable ?? false;
     this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** Files the error under `profile` unless it already names one (a failure deep in a source or
+   * secret lookup does not know whose it is; the profile's refresher does). */
+  withProfile(profile: string): this {
+    this.profile ??= profile;
+    return this;
   }
 }
 
@@ -70,8 +80,18 @@ export function isBrokerError(err: unknown): err is BrokerError {
   return err instanceof BrokerError;
 }
 
-/** A one-line description of any thrown value, for logs and the CLI. */
+/** For `.catch()`: rethrows a failure filed under `profile` (see BrokerError.withProfile). */
+export function rethrowFor(profile: string): (err: unknown) => never {
+  return (err) => {
+    throw isBrokerError(err) ? err.withProfile(profile) : err;
+  };
+}
+
+/** A one-line description of any thrown value for the edges (CLI lines, HTTP bodies, logs without
+ * a profile field): a BrokerError's profile, when it has one, leads its message. */
 export function describeError(err: unknown): string {
+  if (err instanceof BrokerError && err.profile !== undefined)
+    return `profile "${err.profile}": ${err.message}`;
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -283,8 +283,9 @@ export class Refresher {
   }
 }
 
+/** Every failure of a fetch as a BrokerError filed under the profile. */
 function asBrokerError(err: unknown, profile: string): BrokerError {
-  if (isBrokerError(err)) return err;
+  if (isBrokerError(err)) return err.withProfile(profile);
   return new UnavailableError(`unexpected failure: ${err instanceof Error ? err.message : String(err)}`, {
     profile,
     cause: err,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Broker } from '../broker.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema/index.ts';
-import { describeError, EXIT } from '../errors.ts';
+import { BrokerError, describeError, EXIT } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import { buildApp } from '../server/app.ts';
 import { clientTokensFor } from '../server/client-tokens.ts';
@@ -179,8 +179,10 @@ function childEnv(parent: NodeJS.ProcessEnv, profile: string): NodeJS.ProcessEnv
 
 function failed(io: Io, profile: string, err: unknown): number {
   const code = (err as { code?: unknown }).code;
+  // The line names the profile already; a BrokerError's own message does not repeat it.
+  const why = err instanceof BrokerError ? err.message : describeError(err);
   io.stderr(
-    `credential-broker exec: profile "${profile}" has no credentials: ${typeof code === 'string' ? `${code}: ` : ''}${describeError(err)}; run credential-broker check --profile ${profile} for each step\n`,
+    `credential-broker exec: profile "${profile}" has no credentials: ${typeof code === 'string' ? `${code}: ` : ''}${why}; run credential-broker check --profile ${profile} for each step\n`,
   );
   return EXIT.FAILURE;
 }

@@ -2,7 +2,7 @@
 // container-credentials JSON, the IMDS credentials JSON, and the 503 a client gets when no valid
 // credentials are held (docs/sdk-contract.md).
 import type { FastifyReply } from 'fastify';
-import type { ErrorCode, UnavailableError } from '../errors.ts';
+import { describeError, type ErrorCode, type UnavailableError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
 import type { RefusalLog } from './refusal-log.ts';
 
@@ -40,10 +40,11 @@ export const errorSchema = {
   properties: { code: { type: 'string' }, message: { type: 'string' } },
 } as const;
 
-/** No valid credentials (source failing, nothing left to serve): 503 and when to come back. */
+/** No valid credentials (source failing, nothing left to serve): 503 and when to come back; the
+ * message names the profile, as every error rendered for a client or an operator does. */
 export function sendUnavailable(reply: FastifyReply, err: UnavailableError): FastifyReply {
   reply.header('Retry-After', String(err.retryAfterSeconds ?? 1));
-  return sendError(reply, 503, err.code, err.message);
+  return sendError(reply, 503, err.code, describeError(err));
 }
 
 /** The ECS container-credentials JSON (also the core of the IMDS answer). */

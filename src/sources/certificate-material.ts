@@ -4,13 +4,8 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readSecret } from '../config/secrets.ts';
-import {
-  keyMatches,
-  MaterialError,
-  parsePrivateKey,
-  readCertificates,
-  subjectLine,
-} from './x509-material.ts';
+import { SourceError } from '../errors.ts';
+import { keyMatches, parsePrivateKey, readCertificates, subjectLine } from './x509-material.ts';
 
 /** The certificate settings (`x509` source, mutual-TLS client auth): PEM files or one PKCS#12. */
 export interface CertificateMaterialConfig {
@@ -45,10 +40,10 @@ async function loadPem(cfg: CertificateMaterialConfig, at: string): Promise<Cert
   const privateKey = parsePrivateKey(await readSecret(keyRef), passphrase, keyRef);
   if (!keyMatches(leaf!, privateKey)) {
     // Typical mid-renewal state: the new certificate is on disk, the old key still is (or the reverse).
-    throw new MaterialError(
+    throw new SourceError(
       'X509_KEY_MISMATCH',
       `the private key ${keyRef} does not belong to the certificate in ${certificateFile} (${subjectLine(leaf!)}); renew both together, or fix the paths`,
-      true,
+      { retryable: true },
     );
   }
   return { leaf: leaf!, chain, privateKey };
@@ -64,14 +59,10 @@ async function loadPkcs12(
     der = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new MaterialError(
-      'X509_CERT_UNREADABLE',
-      `${at}.pkcs12File ${file}: cannot read it (${code})`,
-      true,
-      {
-        cause: err,
-      },
-    );
+    throw new SourceError('X509_CERT_UNREADABLE', `${at}.pkcs12File ${file}: cannot read it (${code})`, {
+      retryable: true,
+      cause: err,
+    });
   }
   const passphrase = cfg.passphrase ? await readSecret(cfg.passphrase) : '';
   // Loaded on first use: the ASN.1 libraries only serve PKCS#12 files (about 11% of start-up).

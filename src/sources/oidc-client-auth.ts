@@ -17,7 +17,7 @@ import type { OidcSourceConfig } from '../config/schema/index.ts';
 import { readSecret } from '../config/secrets.ts';
 import { BrokerError, SourceError } from '../errors.ts';
 import type { SpnegoContext } from './kerberos-client.ts';
-import { keyMatches, MaterialError, parsePrivateKey } from './x509-material.ts';
+import { keyMatches, parsePrivateKey } from './x509-material.ts';
 
 type PrivateKeyJwtAuth = Extract<OidcSourceConfig['clientAuth'], { method: 'private_key_jwt' }>;
 
@@ -113,7 +113,7 @@ function readSigningKey(
       key = parsePrivateKey(trimmed, undefined, auth.privateKey);
     }
   } catch (err) {
-    const why = err instanceof MaterialError ? err.message : (err as Error).message;
+    const why = (err as Error).message;
     throw new SourceError(
       'OIDC_CLIENT_KEY_INVALID',
       `clientAuth.privateKey ${auth.privateKey} is not a usable private key (${why}); give an unencrypted PEM (PKCS#8, PKCS#1 or SEC1) or a private JWK; an encrypted key can be decrypted with: openssl pkcs8 -topk8 -nocrypt -in KEY.pem -out KEY.pkcs8.pem`,

@@ -5,7 +5,7 @@
 import * as oidc from 'openid-client';
 import type { OidcSourceConfig } from '../config/schema/index.ts';
 import { readSecret } from '../config/secrets.ts';
-import { BrokerError, ConfigError, SourceError } from '../errors.ts';
+import { ConfigError, SourceError } from '../errors.ts';
 import type { WebIdentityProof } from '../model/proof.ts';
 import {
   BodyTooLargeError,
@@ -27,7 +27,6 @@ import {
   tlsClientAuth,
 } from './oidc-client-auth.ts';
 import type { Source } from './types.ts';
-import { MaterialError } from './x509-material.ts';
 
 /** Discovery documents and token responses are a few KB; openid-client would buffer and parse
  * any size (a hostile or misrouted issuer streaming gigabytes would exhaust memory). */
@@ -197,32 +196,24 @@ export class OidcSource implements Source {
 
   private async clientAuth(): Promise<[oidc.ClientAuth, oidc.CustomFetch]> {
     const auth = this.cfg.clientAuth;
-    try {
-      switch (auth.method) {
-        case 'client_secret_basic':
-          return [clientSecretBasic(await readSecret(auth.clientSecret)), this.boundedFetch];
-        case 'client_secret_post':
-          return [clientSecretPost(await readSecret(auth.clientSecret)), this.boundedFetch];
-        case 'private_key_jwt':
-          return [await privateKeyJwt(auth, this.profile), this.boundedFetch];
-        case 'tls_client_auth':
-        case 'self_signed_tls_client_auth': {
-          const { leaf, chain, privateKey } = await loadCertificateMaterial(auth, 'source.clientAuth');
-          const tls = {
-            cert: [leaf, ...chain].map((c) => c.toString()).join('\n'),
-            key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-          };
-          return [tlsClientAuth(), this.fetchWith(fetchFor(this.network, tls))];
-        }
-        case 'kerberos':
-          throw new Error('kerberos client authentication runs in kerberosGrant');
+    switch (auth.method) {
+      case 'client_secret_basic':
+        return [clientSecretBasic(await readSecret(auth.clientSecret)), this.boundedFetch];
+      case 'client_secret_post':
+        return [clientSecretPost(await readSecret(auth.clientSecret)), this.boundedFetch];
+      case 'private_key_jwt':
+        return [await privateKeyJwt(auth, this.profile), this.boundedFetch];
+      case 'tls_client_auth':
+      case 'self_signed_tls_client_auth': {
+        const { leaf, chain, privateKey } = await loadCertificateMaterial(auth, 'source.clientAuth');
+        const tls = {
+          cert: [leaf, ...chain].map((c) => c.toString()).join('\n'),
+          key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        };
+        return [tlsClientAuth(), this.fetchWith(fetchFor(this.network, tls))];
       }
-    } catch (err) {
-      if (err instanceof BrokerError || err instanceof MaterialError) {
-        const retryable = err instanceof MaterialError ? err.retryable : err.retryable;
-        throw new SourceError(err.code, err.message, { profile: this.profile, retryable, cause: err });
-      }
-      throw err;
+      case 'kerberos':
+        throw new Error('kerberos client authentication runs in kerberosGrant');
     }
   }
 

@@ -19,7 +19,7 @@ import {
 } from '@peculiar/asn1-pfx';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import * as asn1js from 'asn1js';
-import { MaterialError } from './x509-material.ts';
+import { SourceError } from '../errors.ts';
 
 const PBES2 = '1.2.840.113549.1.5.13';
 const PBKDF2 = '1.2.840.113549.1.5.12';
@@ -51,22 +51,17 @@ export function readPkcs12(der: Buffer, passphrase: string, file: string): Pkcs1
   try {
     const pfx = AsnConvert.parse(der, PFX);
     if (pfx.authSafe.contentType !== id_data) {
-      throw new MaterialError(
+      throw new SourceError(
         'X509_CERT_INVALID',
         `${file}: public-key integrity mode PKCS#12 is not supported; ${REEXPORT}`,
       );
     }
     safes = [...AsnConvert.parse(octets(pfx.authSafe.content), AuthenticatedSafe)];
   } catch (err) {
-    if (err instanceof MaterialError) throw err;
-    throw new MaterialError(
-      'X509_CERT_INVALID',
-      `${file} is not a PKCS#12 file (${(err as Error).message})`,
-      false,
-      {
-        cause: err,
-      },
-    );
+    if (err instanceof SourceError) throw err;
+    throw new SourceError('X509_CERT_INVALID', `${file} is not a PKCS#12 file (${(err as Error).message})`, {
+      cause: err,
+    });
   }
   for (const safe of safes) {
     const contents =
@@ -93,10 +88,10 @@ export function readPkcs12(der: Buffer, passphrase: string, file: string): Pkcs1
     }
   }
   const key = keys[0];
-  if (!key) throw new MaterialError('X509_KEY_INVALID', `${file} holds no private key`);
+  if (!key) throw new SourceError('X509_KEY_INVALID', `${file} holds no private key`);
   const leaf = certificates.find((c) => c.checkPrivateKey(key));
   if (!leaf) {
-    throw new MaterialError('X509_KEY_MISMATCH', `${file} holds no certificate for its private key`);
+    throw new SourceError('X509_KEY_MISMATCH', `${file} holds no certificate for its private key`);
   }
   return { certificates: [leaf, ...certificates.filter((c) => c !== leaf)], key };
 }
@@ -105,10 +100,9 @@ function decryptKey(der: Buffer, passphrase: string | undefined, file: string): 
   try {
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8', passphrase });
   } catch (err) {
-    throw new MaterialError(
+    throw new SourceError(
       'X509_KEY_INVALID',
       `the private key in ${file} cannot be decrypted: check source.passphrase (or ${REEXPORT})`,
-      false,
       { cause: err },
     );
   }
@@ -119,13 +113,13 @@ function decryptSafe(content: ArrayBuffer, passphrase: string, file: string): Ar
   const parsed = asn1js.fromBER(content);
   const info = (parsed.result as asn1js.Sequence).valueBlock?.value?.[1];
   if (parsed.offset === -1 || !info)
-    throw new MaterialError('X509_CERT_INVALID', `${file}: malformed encrypted content`);
+    throw new SourceError('X509_CERT_INVALID', `${file}: malformed encrypted content`);
   const eci = AsnConvert.parse(info.toBER(false), EncryptedContentInfo);
   const alg = eci.contentEncryptionAlgorithm;
   const data = eci.encryptedContent?.value ?? concat(eci.encryptedContent?.constructedValue ?? []);
-  if (!data) throw new MaterialError('X509_CERT_INVALID', `${file}: encrypted content is missing`);
+  if (!data) throw new SourceError('X509_CERT_INVALID', `${file}: encrypted content is missing`);
   if (alg.algorithm !== PBES2 || !alg.parameters) {
-    throw new MaterialError(
+    throw new SourceError(
       'X509_CERT_INVALID',
       `${file}: its certificates are encrypted with a legacy algorithm (${alg.algorithm}); ${REEXPORT}`,
     );
@@ -136,14 +130,9 @@ function decryptSafe(content: ArrayBuffer, passphrase: string, file: string): Ar
     const plain = Buffer.concat([decipher.update(Buffer.from(data.buffer)), decipher.final()]);
     return plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.byteLength);
   } catch (err) {
-    throw new MaterialError(
-      'X509_KEY_INVALID',
-      `${file} cannot be decrypted: check source.passphrase`,
-      false,
-      {
-        cause: err,
-      },
-    );
+    throw new SourceError('X509_KEY_INVALID', `${file} cannot be decrypted: check source.passphrase`, {
+      cause: err,
+    });
   }
 }
 
@@ -154,7 +143,7 @@ function pbes2Key(
   file: string,
 ): { cipher: string; key: Buffer; iv: Buffer } {
   const unsupported = (what: string) =>
-    new MaterialError('X509_CERT_INVALID', `${file}: unsupported PKCS#12 encryption (${what}); ${REEXPORT}`);
+    new SourceError('X509_CERT_INVALID', `${file}: unsupported PKCS#12 encryption (${what}); ${REEXPORT}`);
   const seq = (node: unknown) => (node as asn1js.Sequence).valueBlock.value;
   const oid = (node: unknown) => (node as asn1js.ObjectIdentifier).valueBlock.toString();
   const bytes = (node: unknown) => Buffer.from((node as asn1js.OctetString).valueBlock.valueHexView);

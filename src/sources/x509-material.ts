@@ -5,19 +5,8 @@
 // Keys are KeyObjects: OpenSSL reads PKCS#8, PKCS#1, SEC1 and their encrypted forms.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { ErrorCode } from '../errors.ts';
+import { SourceError } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
-
-export class MaterialError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly retryable = false,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -30,13 +19,14 @@ export async function readCertificates(file: string, what: string): Promise<X509
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied for the broker user' : code;
-    throw new MaterialError('X509_CERT_UNREADABLE', `${what} ${file}: cannot read it (${why})`, true, {
+    throw new SourceError('X509_CERT_UNREADABLE', `${what} ${file}: cannot read it (${why})`, {
+      retryable: true,
       cause: err,
     });
   }
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
-    throw new MaterialError(
+    throw new SourceError(
       'X509_CERT_INVALID',
       `${what} ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert DER with: openssl x509 -inform der -in CERT -out CERT.pem`,
     );
@@ -44,13 +34,10 @@ export async function readCertificates(file: string, what: string): Promise<X509
   try {
     return blocks.map((pem) => new X509Certificate(pem));
   } catch (err) {
-    throw new MaterialError(
+    throw new SourceError(
       'X509_CERT_INVALID',
       `${what} ${file}: not a valid certificate (${(err as Error).message})`,
-      false,
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
 }
@@ -63,17 +50,16 @@ export function parsePrivateKey(pem: string, passphrase: string | undefined, ref
   } catch (err) {
     // Without a passphrase OpenSSL reports "interrupted or cancelled" (it would have prompted).
     if (encrypted && passphrase === undefined) {
-      throw new MaterialError(
+      throw new SourceError(
         'X509_KEY_INVALID',
         `private key ${ref} is encrypted: set source.passphrase to a secret reference holding its passphrase`,
       );
     }
-    throw new MaterialError(
+    throw new SourceError(
       'X509_KEY_INVALID',
       encrypted
         ? `private key ${ref} cannot be decrypted: check source.passphrase`
         : `private key ${ref} is not a PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)`,
-      false,
       { cause: err },
     );
   }
@@ -87,7 +73,7 @@ export function signingAlgorithm(key: KeyObject, ref: string): X509Proof['algori
     case 'ec':
       return 'AWS4-X509-ECDSA-SHA256';
     default:
-      throw new MaterialError(
+      throw new SourceError(
         'X509_KEY_INVALID',
         `private key ${ref} is ${key.asymmetricKeyType ?? 'of an unknown type'}; IAM Roles Anywhere accepts RSA and EC (P-256/P-384) keys`,
       );

@@ -5,47 +5,30 @@
 
 import type { X509Certificate } from 'node:crypto';
 import type { X509SourceConfig } from '../config/schema/index.ts';
-import { BrokerError, SourceError } from '../errors.ts';
+import { SourceError } from '../errors.ts';
 import type { X509Proof } from '../model/proof.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { loadCertificateMaterial } from './certificate-material.ts';
 import { describeSource } from './describe.ts';
 import type { Source } from './types.ts';
-import {
-  commonName,
-  decimalSerial,
-  MaterialError,
-  signingAlgorithm,
-  subjectLine,
-  validity,
-} from './x509-material.ts';
+import { commonName, decimalSerial, signingAlgorithm, subjectLine, validity } from './x509-material.ts';
 
 export class X509Source implements Source {
   readonly type = 'x509';
   readonly describe: string;
 
   constructor(
-    private readonly profile: string,
+    _profile: string,
     private readonly cfg: X509SourceConfig,
     private readonly now: () => number = Date.now,
   ) {
     this.describe = describeSource(cfg);
   }
 
+  // Failures name no profile: the broker files them under it (BrokerError.withProfile).
   async getProof(): Promise<X509Proof> {
-    try {
-      return await this.load();
-    } catch (err) {
-      if (err instanceof MaterialError || err instanceof BrokerError) {
-        throw new SourceError(err.code, err.message, {
-          profile: this.profile,
-          retryable: err.retryable,
-          cause: err,
-        });
-      }
-      throw err;
-    }
+    return this.load();
   }
 
   private async load(): Promise<X509Proof> {
@@ -77,17 +60,17 @@ export class X509Source implements Source {
     const now = this.now();
     const { notBefore, notAfter } = validity(cert);
     if (notAfter.getTime() <= now) {
-      throw new MaterialError(
+      throw new SourceError(
         'X509_CERT_EXPIRED',
         `the certificate in ${this.describe} (${subjectLine(cert)}) expired at ${notAfter.toISOString()}; renew it (it is re-read on every attempt, no restart needed)`,
-        true,
+        { retryable: true },
       );
     }
     if (notBefore.getTime() > now) {
-      throw new MaterialError(
+      throw new SourceError(
         'X509_CERT_NOT_YET_VALID',
         `the certificate in ${this.describe} is valid only from ${notBefore.toISOString()}; check this host's clock`,
-        true,
+        { retryable: true },
       );
     }
     return { notAfter };

@@ -88,7 +88,7 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
 /** The general STS mapping, with the SAML-side fix where the OIDC one would mislead. */
 function samlStsError(err: StsError, principalArn: string): StsError {
   const opts = { profile: err.profile, awsCode: err.awsCode, retryable: err.retryable, cause: err.cause };
-  const why = err.message.replace(/^profile "[^"]*": /, '').replace(/;.*$/, '');
+  const why = err.message.replace(/;.*$/, '');
   if (err.code === 'STS_TOKEN_REJECTED') {
     return new StsError(
       'STS_SAML_REJECTED',

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { describeError } from '../../src/errors.ts';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { consumeWithSdk } from '../harness/sdk-consume.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
@@ -126,7 +127,7 @@ describe('role chaining (chain:)', () => {
       world.oidcProfile({ chain: [{ ...chain[0], externalId: 'wrong-id' }] }),
     );
     assert.equal(err.code, 'STS_ACCESS_DENIED');
-    assert.match(err.message, /profile "app": STS denied assuming chain\[0\] role .*partner-access/);
+    assert.match(describeError(err), /profile "app": STS denied assuming chain\[0\] role .*partner-access/);
     assert.match(err.message, /sts:ExternalId condition must equal the configured externalId/);
     assert.equal(err.retryable, false);
   });

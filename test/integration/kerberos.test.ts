@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { describeError } from '../../src/errors.ts';
 import { deadKdcConf, Kdc } from '../harness/kdc.ts';
 import { REPORTS_ROLE_ARN, rolePair, type SamlWorld, startSamlWorld } from '../harness/saml-world.ts';
 import { consumeWithSdk } from '../harness/sdk-consume.ts';
@@ -151,7 +152,7 @@ describe('kerberos (SPNEGO) login to the SAML IdP, with a real MIT KDC', { skip:
       );
       assert.equal(err.code, 'KERBEROS_KDC_UNREACHABLE');
       assert.equal(err.retryable, true);
-      assert.match(err.message, /^profile "deadkdc": .*Cannot contact any KDC/);
+      assert.match(describeError(err), /^profile "deadkdc": .*Cannot contact any KDC/);
     });
 
     it('principal not in the keytab → KERBEROS_KEYTAB', async () => {

@@ -3,7 +3,7 @@
 // and each way it can go wrong gives a coded error that names the profile.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SourceError, StsError } from '../../src/errors.ts';
+import { describeError, SourceError, StsError } from '../../src/errors.ts';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
@@ -90,7 +90,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
     const err = await world.failureOf(world.oidcProfile({ source: { issuer: `${world.op.issuer}/wrong` } }));
     assert.ok(err instanceof SourceError);
     assert.equal(err.code, 'OIDC_DISCOVERY_FAILED');
-    assert.match(err.message, /^profile "app": /);
+    assert.match(describeError(err), /^profile "app": /);
     assert.match(err.message, /source\.issuer/);
   });
 
@@ -103,7 +103,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
     );
     assert.equal(err.code, 'OIDC_CLIENT_REJECTED');
     assert.equal((err as SourceError).retryable, false);
-    assert.match(err.message, /profile "app".*rejected client "secret-client"/);
+    assert.match(describeError(err), /profile "app".*rejected client "secret-client"/);
     assert.doesNotMatch(err.message, /not-the-secret/);
   });
 
@@ -115,7 +115,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
     );
     assert.equal(err.code, 'SECRET_UNAVAILABLE');
     assert.match(
-      err.message,
+      describeError(err),
       /profile "app": secret file:\/nonexistent\/secret: cannot read .* \(no such file\)/,
     );
   });
@@ -125,7 +125,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
     assert.ok(err instanceof StsError);
     assert.equal(err.code, 'STS_TOKEN_REJECTED');
     assert.equal(err.awsCode, 'InvalidIdentityToken');
-    assert.match(err.message, /profile "app".*audience/i);
+    assert.match(describeError(err), /profile "app".*audience/i);
   });
 
   it('role not trusted: STS_ACCESS_DENIED with the trust-policy hint', async () => {
@@ -133,7 +133,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
       world.oidcProfile({ role: { arn: `arn:aws:iam::${ACCOUNT}:role/untrusted` } }),
     );
     assert.equal(err.code, 'STS_ACCESS_DENIED');
-    assert.match(err.message, /profile "app".*trust policy/);
+    assert.match(describeError(err), /profile "app".*trust policy/);
   });
 
   it('expired token: STS_TOKEN_EXPIRED, retryable (a new token may pass)', async () => {
@@ -146,7 +146,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
       const err = await world.failureOf(world.oidcProfile({ sts: { endpoint: late.url } }));
       assert.equal(err.code, 'STS_TOKEN_EXPIRED');
       assert.equal((err as StsError).retryable, true);
-      assert.match(err.message, /profile "app".*expired.*clock/);
+      assert.match(describeError(err), /profile "app".*expired.*clock/);
     } finally {
       await late.close();
     }

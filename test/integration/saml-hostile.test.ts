@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { AssumeRoleWithSAMLCommand, STSClient } from '@aws-sdk/client-sts';
+import { describeError } from '../../src/errors.ts';
 import { listenOnLoopback } from '../harness/listen.ts';
 import { REGIONAL_ACS, type ResponseMode } from '../harness/saml-idp.ts';
 import {
@@ -73,7 +74,7 @@ describe('refused by the broker before STS is asked', () => {
     const err = await brokerFailure('unsigned');
     assert.equal(err.code, 'SAML_RESPONSE_UNSIGNED');
     assert.match(
-      err.message,
+      describeError(err),
       /^profile "app": the SAML response from http:\/\/127\.0\.0\.1:\d+\/idp\/basic is not signed/,
     );
     assert.equal(world.sts.calls('AssumeRoleWithSAML'), calls);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { ConfigSchema } from '../../src/config/schema/index.ts';
+import { describeError } from '../../src/errors.ts';
 import {
   OTHER_PROVIDER_ARN,
   PASSWORD,
@@ -81,7 +82,7 @@ describe('saml source: role selection', () => {
     );
     assert.equal(err.code, 'SAML_ROLE_NOT_OFFERED');
     assert.match(
-      err.message,
+      describeError(err),
       /^profile "app": .*does not offer role arn:aws:iam::123456789012:role\/missing/,
     );
     assert.ok(err.message.includes(`${ROLE_ARN} (via ${PROVIDER_ARN})`), err.message);
@@ -149,7 +150,7 @@ describe('saml source: login failures are coded, name the profile, and never sho
       (profile.source as { auth: { password: string } }).auth.password = await wrong();
       const err = await world.failureOf(profile);
       assert.equal(err.code, 'SAML_LOGIN_REJECTED');
-      assert.match(err.message, /^profile "app": .*"svc-app"/);
+      assert.match(describeError(err), /^profile "app": .*"svc-app"/);
       assert.ok(!err.message.includes('not-the-password'));
     });
   }
@@ -200,7 +201,7 @@ describe('saml source: login failures are coded, name the profile, and never sho
     (profile.source as { auth: { password: string } }).auth.password = 'env:NO_SUCH_SAML_PASSWORD';
     const err = await world.failureOf(profile);
     assert.equal(err.code, 'SECRET_UNAVAILABLE');
-    assert.match(err.message, /^profile "app": .*NO_SUCH_SAML_PASSWORD/);
+    assert.match(describeError(err), /^profile "app": .*NO_SUCH_SAML_PASSWORD/);
   });
 
   it('no log line of this file contains the password or an assertion', () => {

@@ -8,7 +8,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import type { BrokerError } from '../../src/errors.ts';
+import { type BrokerError, describeError } from '../../src/errors.ts';
 import { consumeWithSdk } from '../harness/sdk-consume.ts';
 import { ACCOUNT, CLIENT_SECRET, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
@@ -82,7 +82,7 @@ describe('web-identity-file source → AssumeRoleWithWebIdentity', () => {
     await assert.rejects(broker.fetchOnce('app'), (err: BrokerError) => {
       assert.equal(err.code, 'WEB_IDENTITY_TOKEN_EXPIRED');
       assert.equal(err.retryable, true);
-      assert.match(err.message, /profile "app": token file .* expired at .*stopped rotating it/);
+      assert.match(describeError(err), /profile "app": token file .* expired at .*stopped rotating it/);
       return true;
     });
     assert.equal(calls(), afterFirst, 'broken tokens must not reach STS');

@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { describeError } from '../../src/errors.ts';
 import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { listenOnLoopback } from '../harness/listen.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
@@ -133,7 +134,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
 
     const missing = await world.failureOf(profile);
     assert.equal(missing.code, 'X509_KEY_INVALID');
-    assert.match(missing.message, /profile "app".*encrypted.*source\.passphrase/);
+    assert.match(describeError(missing), /profile "app".*encrypted.*source\.passphrase/);
 
     const wrong = await world.file('wrong-pass', 'battery staple\n');
     const bad = await world.failureOf({

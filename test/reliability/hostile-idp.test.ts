@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import type { BrokerError } from '../../src/errors.ts';
+import { type BrokerError, describeError } from '../../src/errors.ts';
 import { OIDC_MAX_RESPONSE_BYTES } from '../../src/sources/oidc.ts';
 import { listenOnLoopback } from '../harness/listen.ts';
 import { CLIENT_SECRET, startWorld, type World } from '../harness/world.ts';
@@ -177,7 +177,7 @@ async function failure(): Promise<BrokerError & { rssGrowth: number }> {
   );
   const err = Object.assign(result, { rssGrowth: growth });
   assert.equal(err.profile, PROFILE, 'the error names the profile');
-  assert.ok(err.message.startsWith(`profile "${PROFILE}": `), err.message);
+  assert.ok(describeError(err).startsWith(`profile "${PROFILE}": `), describeError(err));
   assert.ok(err.message.includes(idp.url), `the message names the issuer: ${err.message}`);
   assert.ok(!err.message.includes(CLIENT_SECRET), 'no secret in the message');
   assert.ok(err.message.length < 1000, `a readable message, not a dump (${err.message.length} chars)`);

@@ -1,5 +1,6 @@
 // `basic`: an IdP-initiated sign-on URL behind HTTP Basic. The IdP answers with the auto-post form
 // that a browser would submit to AWS; we take its SAMLResponse.
+import { readSecret } from '../../config/secrets.ts';
 import { SourceError } from '../../errors.ts';
 import { type Authorizer, expectSuccess, type HttpAnswer } from './http.ts';
 import {
@@ -8,7 +9,6 @@ import {
   type LoginContext,
   type SamlLogin,
   samlResponseFrom,
-  secretFor,
 } from './login.ts';
 
 type BasicAuth = { username: string; password: string };
@@ -18,10 +18,9 @@ type BasicAuth = { username: string; password: string };
  * with the first request already (the session sends them only to idpUrl's origin, which the
  * config holds to https or loopback), and a server that challenges anyway (one that reads
  * credentials only after its own 401, with the cookie it set) still gets its one answer. */
-export function basicAuthorizer(auth: BasicAuth, profile: string, preemptive = false): Authorizer {
+export function basicAuthorizer(auth: BasicAuth, preemptive = false): Authorizer {
   const challenged = new Set<string>();
-  const authorization = async () =>
-    basicAuthorization(auth.username, await secretFor(auth.password, profile));
+  const authorization = async () => basicAuthorization(auth.username, await readSecret(auth.password));
   return {
     ...(preemptive && { preemptive: authorization }),
     async challenge(answer: HttpAnswer) {
@@ -56,7 +55,7 @@ export class BasicLogin implements SamlLogin {
 
   async login(): Promise<string> {
     const { profile, idpUrl } = this.ctx;
-    const session = idpSession(this.ctx, basicAuthorizer(this.auth, profile));
+    const session = idpSession(this.ctx, basicAuthorizer(this.auth));
     const answer = await session.request(idpUrl);
     if (answer.status === 401) throw loginRejected(answer, this.auth.username, profile, 'HTTP Basic');
     expectSuccess(answer, profile, 'IdP-initiated sign-on');

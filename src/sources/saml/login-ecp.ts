@@ -31,7 +31,7 @@ export class EcpLogin implements SamlLogin {
     const { profile, idpUrl } = this.ctx;
     // ECP has no challenge step of its own: SimpleSAMLphp (like Office 365) reads Basic credentials
     // from the AuthnRequest's POST and never sends a 401; Shibboleth challenges. Send them up front.
-    const session = idpSession(this.ctx, basicAuthorizer(this.auth, profile, true));
+    const session = idpSession(this.ctx, basicAuthorizer(this.auth, true));
     const answer = await session.request(idpUrl, {
       method: 'POST',
       headers: {

@@ -4,10 +4,11 @@
 // auth.formFields, submit, and take the SAMLResponse of the auto-post form. The password goes only
 // to the idpUrl's origin or an origin in auth.allowedOrigins. A page that asks again, says the
 // account is locked, or asks for a second factor ends the login with its own code.
+import { readSecret } from '../../config/secrets.ts';
 import { SourceError } from '../../errors.ts';
 import { type HtmlForm, parseForms, samlResponseOf, visibleText } from './html.ts';
 import { expectSuccess, type HttpAnswer, originAllowed } from './http.ts';
-import { idpSession, type LoginContext, type SamlLogin, secretFor } from './login.ts';
+import { idpSession, type LoginContext, type SamlLogin } from './login.ts';
 
 interface FormAuth {
   username: string;
@@ -51,7 +52,7 @@ export class FormLogin implements SamlLogin {
       if (!loginForm) break;
       this.refuseForeignAction(loginForm);
       if (password === undefined) {
-        password = await secretFor(this.auth.password, profile);
+        password = await readSecret(this.auth.password);
         secrets.push(password);
       }
       page = await session.request(loginForm.action, {
@@ -124,7 +125,6 @@ export class FormLogin implements SamlLogin {
 
   /** What a browser would post (parseForms keeps only the controls it sends), with the account and auth.formFields filled in. */
   private async fill(form: HtmlForm, password: string, secrets: string[]): Promise<URLSearchParams> {
-    const { profile } = this.ctx;
     const passwordName = this.passwordInput(form)!.name;
     const usernameName =
       this.auth.usernameField ??
@@ -136,7 +136,7 @@ export class FormLogin implements SamlLogin {
     for (const [name, value] of Object.entries(this.auth.formFields ?? {})) {
       if (!SECRET_REF.test(value)) body.set(name, value);
       else {
-        const secret = await secretFor(value, profile);
+        const secret = await readSecret(value);
         secrets.push(secret);
         body.set(name, secret);
       }

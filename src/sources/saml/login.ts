@@ -1,8 +1,7 @@
 // What every SAML login method shares: it is handed the profile's settings and an HTTP session,
 // and returns the base64 SAMLResponse the IdP produced. One file per method; the source picks one.
 import type { SamlSourceConfig } from '../../config/schema/index.ts';
-import { readSecret } from '../../config/secrets.ts';
-import { BrokerError, SourceError } from '../../errors.ts';
+import { SourceError } from '../../errors.ts';
 import type { Fetch } from '../../outbound.ts';
 import { parseForms, samlResponseOf } from './html.ts';
 import { type Authorizer, type HttpAnswer, IdpSession } from './http.ts';
@@ -31,16 +30,6 @@ export function idpSession(ctx: LoginContext, authorizer?: Authorizer): IdpSessi
     fetch: ctx.fetch,
     authorizer,
   });
-}
-
-/** A secret reference resolved for this login; a SecretError keeps its code but names the profile. */
-export async function secretFor(ref: string, profile: string): Promise<string> {
-  try {
-    return await readSecret(ref);
-  } catch (err) {
-    if (err instanceof BrokerError) throw new SourceError(err.code, err.message, { profile, cause: err });
-    throw err;
-  }
 }
 
 /** The SAMLResponse of the IdP's auto-post form, or a SAML_NO_RESPONSE error saying where it stopped. */
