@@ -6,7 +6,10 @@
 // valid is left; and recovery once the network passes again.
 //
 // The Refresher runs on a fake clock (so "50 minutes later" is instant); the network timeouts are
-// real, set to 1 s so that every hang costs about a second of real time.
+// real, set to 1 s so that every hang costs about a second of real time. Nothing here measures
+// speed: "at once" means answered from the cache (the broker's synchronous cached(), which cannot
+// wait on an upstream), and "within the timeouts" is a bound ten seconds wide, where a hang the
+// timeout missed would last minutes (the slow drip) or forever (the black hole).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type FaultMode, FaultProxy } from '../harness/fault-proxy.ts';
@@ -17,10 +20,9 @@ import { TestCa } from '../harness/test-ca.ts';
 const SEC = 1000;
 const MIN = 60 * SEC;
 const TIMEOUT = 1000; // source.timeout and sts.timeout
-/** Real time a request may take when it is answered from the cache (a hang would show as ≥ TIMEOUT). */
-const PROMPT_MS = 500;
-/** Real time a request waiting on a failing fetch may take: the timeout plus scheduling slack. */
-const BOUNDED_MS = TIMEOUT + 1500;
+/** Real time a request waiting on a failing fetch may take: the timeout plus slack for a loaded
+ * machine. A fault the timeout did not cut lasts far longer: 1 byte per 200 ms, or never. */
+const BOUNDED_MS = TIMEOUT + 10_000;
 const EXCHANGE = 'AssumeRoleWithWebIdentity';
 const FAULTS: FaultMode[] = ['reset', 'reset-mid', 'black-hole', 'slow'];
 
@@ -43,14 +45,23 @@ async function faultyBroker(opts: { lazy?: boolean } = {}) {
   const profile = await w.profile({ source: { timeout: `${TIMEOUT}ms` }, lazy: opts.lazy ?? false });
   const built = await w.broker({ default: profile }, { stsTimeoutMs: TIMEOUT });
   const token = await w.world.token();
-  /** One credential request, with its real-time latency. */
+  // Which requests the cache answered: cached() is synchronous, so such a request waited on nothing.
+  let cacheHits = 0;
+  const cached = built.broker.cached.bind(built.broker);
+  built.broker.cached = (profile, minRemaining) => {
+    const hit = cached(profile, minRemaining);
+    if (hit) cacheHits++;
+    return hit;
+  };
+  /** One credential request: whether the cache answered it, and its real-time latency (for the log). */
   const get = async () => {
-    const started = performance.now();
+    const [hitsBefore, started] = [cacheHits, performance.now()];
     const res = await built.app.inject({ url: '/v1/credentials', headers: { authorization: token } });
     return {
       status: res.statusCode,
       body: res.json(),
       retryAfter: res.headers['retry-after'],
+      fromCache: cacheHits > hitsBefore,
       ms: performance.now() - started,
     };
   };
@@ -96,13 +107,13 @@ describe('network faults between the broker and its upstreams', () => {
             const res = await t.get();
             assert.equal(res.status, 200, `request ${served} during the fault`);
             assert.equal(res.body.AccessKeyId, old);
+            assert.ok(res.fromCache, `request ${served} was answered from the cache, not after the refresh`);
             slowest = Math.max(slowest, res.ms);
             served++;
             await new Promise((r) => setTimeout(r, 50));
           } while (t.state().failures === 0 && performance.now() - started < BOUNDED_MS);
           await t.broker.settled();
           const refreshMs = performance.now() - started;
-          assert.ok(slowest < PROMPT_MS, `slowest warm request took ${slowest.toFixed(0)} ms`);
           assert.ok(refreshMs < BOUNDED_MS, `the failed refresh took ${refreshMs.toFixed(0)} ms`);
           const s = t.state();
           assert.equal(s.state, 'stale', 'still serving valid credentials');
@@ -112,7 +123,8 @@ describe('network faults between the broker and its upstreams', () => {
           // Still warm after the failure: stale-while-valid, no waiting.
           const stale = await t.get();
           assert.equal(stale.status, 200);
-          assert.ok(stale.ms < PROMPT_MS, `${stale.ms} ms`);
+          assert.equal(stale.body.AccessKeyId, old);
+          assert.ok(stale.fromCache, 'stale credentials are served from the cache');
 
           proxyOf(upstream).mode = 'pass';
           await w.clock.advanceTo(s.nextAttemptAt!);
@@ -151,9 +163,16 @@ describe('network faults between the broker and its upstreams', () => {
           assert.ok(proxyOf(upstream).accepted - accepted <= 3, 'one shared fetch');
           assert.equal(t.state().lastError?.code, expectedCode[upstream]);
           // In backoff: further cold requests are answered at once, without another attempt.
+          const { failures, nextAttemptAt } = t.state();
           const again = await t.get();
           assert.equal(again.status, 503);
-          assert.ok(again.ms < PROMPT_MS, `${again.ms} ms`);
+          // An attempt started by this request would fail against the same fault once settled.
+          await t.broker.settled();
+          assert.deepEqual(
+            { failures: t.state().failures, nextAttemptAt: t.state().nextAttemptAt },
+            { failures, nextAttemptAt },
+            'the request in backoff started no attempt',
+          );
 
           proxyOf(upstream).mode = 'pass';
           await w.clock.advanceTo(t.state().nextAttemptAt!);

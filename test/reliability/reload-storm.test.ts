@@ -37,8 +37,9 @@ after(async () => {
 });
 
 describe('reload storm', () => {
+  // A hang guard, not a speed bound: several times what this takes on a loaded 2-core machine.
   it('SIGHUP every 100 ms under load: 0 failed requests, kept profiles keep their credentials, STS calls bounded', {
-    timeout: 60_000,
+    timeout: 300_000,
   }, async (t) => {
     t.diagnostic(`broker entry: ${brokerEntry().label}`);
     const file = path.join(world.dir, 'storm.yaml');
@@ -126,7 +127,7 @@ describe('reload storm', () => {
       e.msg === 'config reloaded' || e.msg.startsWith('config reload failed');
     const settle = Date.now();
     while (served.logs.filter(isStart).length !== served.logs.filter(isEnd).length) {
-      assert.ok(Date.now() - settle < 10_000, 'the reloads in progress finish');
+      assert.ok(Date.now() - settle < 30_000, 'the reloads in progress finish');
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300)); // a coalesced reload queued behind the last one
