@@ -1,9 +1,10 @@
 // The broker owns the validated config and one Refresher per profile. The server sees it only
 // through the narrow interface it declares (server/broker-port.ts), which this class satisfies.
 import { isDeepStrictEqual } from 'node:util';
+import { type CredentialsFiles, type CredentialsFileTarget, targetOf } from './cache/credentials-file.ts';
 import { type Clock, type RefreshEvent, Refresher, systemClock } from './cache/refresher.ts';
 import type { Config, Profile } from './config/schema/index.ts';
-import { rethrowFor } from './errors.ts';
+import { describeError, rethrowFor } from './errors.ts';
 import type { AwsCredentials } from './model/credentials.ts';
 import type { Proof } from './model/proof.ts';
 import type { Readiness } from './model/status.ts';
@@ -23,6 +24,8 @@ export interface BrokerDeps {
   /** Injected in tests to drive refresh timing deterministically. */
   clock?: Clock;
   random?: () => number;
+  /** Keeps the profiles' `credentialsFile`s (serve only: check and exec must not write them). */
+  credentialsFiles?: CredentialsFiles;
 }
 
 interface ProfileRuntime {
@@ -31,6 +34,9 @@ interface ProfileRuntime {
   source: Source;
   sts: ResolvedStsSettings;
   refresher: Refresher;
+  credentialsFile: CredentialsFileTarget | undefined;
+  /** Stopped (shutdown, or replaced on reload): a fetch still in flight writes no file. */
+  retired: boolean;
 }
 
 export interface ReloadSummary {
@@ -72,8 +78,10 @@ export class Broker {
     );
   }
 
-  stop(): void {
-    for (const r of this.runtimes.values()) r.refresher.stop();
+  /** Stops refreshing; resolves once each profile's credentialsFile is removed (onStop: remove).
+   * Never rejects: a file that cannot be changed is logged. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((r) => this.retire(r)));
   }
 
   /**
@@ -104,11 +112,18 @@ export class Broker {
       throw err;
     }
     for (const name of this.runtimes.keys()) if (!(name in next.profiles)) summary.removed.push(name);
+    const retiring: Promise<void>[] = [];
     for (const name of [...summary.removed, ...summary.changed]) {
-      this.runtimes.get(name)?.refresher.stop();
+      const old = this.runtimes.get(name);
+      // A changed profile that keeps the same section rewrites it on its first fetch: removing it
+      // first would only leave the tools reading it without credentials meanwhile.
+      const same =
+        old?.credentialsFile && isDeepStrictEqual(old.credentialsFile, fresh.get(name)?.credentialsFile);
+      if (old) retiring.push(this.retire(old, !same));
       this.runtimes.delete(name);
       this.deps.metrics.forgetProfile(name);
     }
+    await Promise.all(retiring);
     for (const [name, runtime] of fresh) this.runtimes.set(name, runtime);
     await Promise.all([...fresh.values()].filter((r) => !r.config.lazy).map((r) => r.refresher.start()));
     return summary;
@@ -194,6 +209,8 @@ export class Broker {
     const runtime: ProfileRuntime = {
       name,
       config: profile,
+      credentialsFile: profile.credentialsFile && targetOf(name, profile.credentialsFile),
+      retired: false,
       source: createSource(name, profile.source, network),
       sts: { ...resolveStsSettings(this.config.sts, profile.sts), network },
       // The callbacks run only after construction, when `runtime` is complete.
@@ -204,10 +221,48 @@ export class Broker {
         backoff: profile.refresh.backoff,
         clock: this.deps.clock,
         random: this.deps.random,
-        onEvent: (event) => this.record(runtime, event),
+        onEvent: (event) => {
+          this.record(runtime, event);
+          if (event.type === 'refreshed') this.writeCredentialsFile(runtime, event.credentials);
+        },
       }),
     };
     return runtime;
+  }
+
+  /** Keeps the refreshed credentials in the profile's credentialsFile; a failure is logged (the
+   * endpoint still serves them) and retried at the next refresh. */
+  private writeCredentialsFile(r: ProfileRuntime, credentials: AwsCredentials): void {
+    const files = this.deps.credentialsFiles;
+    if (!files || !r.credentialsFile || r.retired) return;
+    const target = r.credentialsFile;
+    files.write(r.name, target, credentials).then(
+      () =>
+        this.deps.logger.debug({ profile: r.name, credentialsFile: target.path }, 'credentials file written'),
+      (err) => this.logCredentialsFileError(r.name, target, err, 'the next refresh tries again'),
+    );
+  }
+
+  private async retire(r: ProfileRuntime, removeFile = true): Promise<void> {
+    r.retired = true;
+    r.refresher.stop();
+    const files = this.deps.credentialsFiles;
+    if (!files || !r.credentialsFile || !removeFile) return;
+    await files
+      .stop(r.name, r.credentialsFile)
+      .catch((err) => this.logCredentialsFileError(r.name, r.credentialsFile!, err, 'its section stays'));
+  }
+
+  private logCredentialsFileError(
+    profile: string,
+    target: CredentialsFileTarget,
+    err: unknown,
+    then: string,
+  ) {
+    this.deps.logger.error(
+      { profile, credentialsFile: target.path, code: (err as { code?: string }).code },
+      `${describeError(err)}; ${then}`,
+    );
   }
 
   private readonly now = () => (this.deps.clock ?? systemClock).now();

@@ -1,4 +1,5 @@
 import { Broker } from '../broker.ts';
+import { CredentialsFiles, checkCredentialsFiles } from '../cache/credentials-file.ts';
 import { configFromEnvironment, ENV_PROFILE, loadConfigOrEnvironment } from '../config/from-env.ts';
 import { parseListen } from '../net.ts';
 import { buildApp } from '../server/app.ts';
@@ -36,10 +37,11 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     );
   }
   const metrics = new Metrics();
-  const broker = new Broker(config, { logger, metrics });
+  const broker = new Broker(config, { logger, metrics, credentialsFiles: new CredentialsFiles() });
   // Client-token auth is the server's (a hook of the credentials routes), fed from here and
   // swapped on reload. A token-file problem is a config problem: fail before listening.
   const tokens = await ReloadableClientTokens.load(config, logger);
+  await checkCredentialsFiles(config); // the same for a profile's credentialsFile
   const notifier = createNotifier(logger);
   const service = new Service({
     file,
@@ -50,7 +52,10 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     metrics,
     notifier,
     levelOverride: process.env.LOG_LEVEL || undefined,
-    prepareReload: (next) => tokens.prepare(next),
+    prepareReload: async (next) => {
+      await checkCredentialsFiles(next);
+      return tokens.prepare(next);
+    },
   });
   // Signals are handled from here on: a SIGTERM during the first fetch still drains and exits 0.
   const stopped = service.handleSignals();

@@ -87,7 +87,7 @@ export class Service {
       return address;
     } catch (err) {
       this.watch(false);
-      this.opts.broker.stop();
+      await this.opts.broker.stop();
       await Promise.allSettled([app, ...this.listeners.map((l) => l.app)].map((a) => a.close()));
       throw err;
     }
@@ -198,7 +198,7 @@ export class Service {
     this.watch(false);
     notifier.close();
     void notifier.stopping();
-    broker.stop();
+    const stopped = broker.stop(); // credentialsFile sections are removed meanwhile
     const closing = Promise.allSettled(this.listeners.map((l) => l.app.close()));
     // close() drops the connections idle at that moment; a keep-alive connection whose request
     // finishes later would hold it open until the timeout, so sweep idle ones until closed.
@@ -231,6 +231,7 @@ export class Service {
         code = EXIT.FAILURE;
       }
     }
+    await stopped;
     logger.info({ signal, code }, 'stopped');
     return code;
   }

@@ -40,7 +40,7 @@ export interface World {
    * `deps.logLevel` says otherwise. */
   broker(
     config: Config,
-    deps?: Pick<BrokerDeps, 'clock' | 'random'> & { logLevel?: string },
+    deps?: Pick<BrokerDeps, 'clock' | 'random' | 'credentialsFiles'> & { logLevel?: string },
   ): Promise<{
     broker: Broker;
     app: FastifyInstance;

@@ -65,7 +65,9 @@ const ConfigObjectSchema = z.strictObject({
 });
 
 /** The whole config file: the sections above, and the checks that need more than one of them. */
-export const ConfigSchema = ConfigObjectSchema.superRefine(checkImdsProfile);
+export const ConfigSchema = ConfigObjectSchema.superRefine(checkImdsProfile).superRefine(
+  checkCredentialsFileSections,
+);
 
 /** Here, not when the IMDS listener is built, so that the message names the file like every other
  * config error, and a reload that drops the profile is refused. */
@@ -77,6 +79,29 @@ function checkImdsProfile(config: z.infer<typeof ConfigObjectSchema>, ctx: z.cor
       path: ['imds', 'profile'],
       message: `no profile "${config.imds.profile}" under profiles: (configured: ${names.join(', ')})`,
     });
+  }
+}
+
+/** Two profiles writing one section of one file would overwrite each other at every refresh. */
+function checkCredentialsFileSections(
+  config: z.infer<typeof ConfigObjectSchema>,
+  ctx: z.core.$RefinementCtx,
+): void {
+  const owners = new Map<string, string>();
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    const target = profile.credentialsFile;
+    if (!target) continue;
+    const section = target.section ?? name;
+    const key = JSON.stringify([target.path, section]);
+    const owner = owners.get(key);
+    if (owner === undefined) owners.set(key, name);
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['profiles', name, 'credentialsFile', 'section'],
+        message: `profile "${owner}" already keeps section [${section}] of ${target.path}: give this one another section`,
+      });
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Config section `profiles.NAME`: a source, a role, and the rules that tie them together (role
 // settings the profile's exchange cannot honour are refused here, with the file and path named).
 import { z } from 'zod';
+import { CredentialsFileSchema } from './credentials-file.ts';
 import { NetworkSchema } from './network.ts';
 import { PathSchema } from './path.ts';
 import { RefreshSchema } from './refresh.ts';
@@ -28,6 +29,7 @@ export const ProfileSchema = z
       defaultText: 'the shared `server.tokenFile`',
       examples: ['/run/credential-broker/reports.token'],
     }),
+    credentialsFile: CredentialsFileSchema.optional(),
     lazy: z.boolean().default(false).meta({
       description:
         'Fetch on the first request instead of at startup, and do not hold `/readyz` for this profile until then.',
@@ -46,15 +48,30 @@ export const ProfileSchema = z
       defaultText: 'the top-level `network`',
     }),
   })
-  .superRefine(checkRoleOptions);
+  .superRefine(checkProfile);
 
 const ASSUME_ROLE_ONLY = ['externalId', 'tags', 'transitiveTagKeys', 'sourceIdentity'] as const;
 
-/** Role settings that the profile's exchange cannot honour are errors, not silently dropped. */
-function checkRoleOptions(
-  profile: { source: SourceConfig; role: RoleConfig; chain?: RoleConfig[] | undefined },
+/** Settings that the profile's exchange (or its fetch timing) cannot honour are errors, not
+ * silently dropped. */
+function checkProfile(
+  profile: {
+    source: SourceConfig;
+    role: RoleConfig;
+    chain?: RoleConfig[] | undefined;
+    lazy: boolean;
+    credentialsFile?: unknown;
+  },
   ctx: z.core.$RefinementCtx,
 ): void {
+  if (profile.lazy && profile.credentialsFile) {
+    // A tool reading the file never asks the broker, so a lazy profile's file would never appear.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['lazy'],
+      message: 'a profile with credentialsFile is fetched at startup: remove lazy: true',
+    });
+  }
   if (profile.source.type === 'x509') checkMaterial(profile.source, ['source'], ctx);
   if (profile.source.type === 'oidc' && 'certificateFile' in profile.source.clientAuth) {
     checkMaterial(profile.source.clientAuth, ['source', 'clientAuth'], ctx);
