@@ -14,7 +14,7 @@ import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CredentialsFileConfig } from '../config/schema/credentials-file.ts';
 import type { Config } from '../config/schema/index.ts';
-import { BrokerError, ConfigError } from '../errors.ts';
+import { BrokerError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
 
 /** Where one profile's section goes, and what happens to it on stop. */
@@ -34,7 +34,7 @@ export function targetOf(profile: string, config: CredentialsFileConfig): Creden
   };
 }
 
-/** CREDENTIALS_FILE_UNSAFE: someone else could swap the file (config problem, exit 78 at start);
+/** CREDENTIALS_FILE_UNSAFE: someone else could swap the file (exit 78 at start, logged later);
  * CREDENTIALS_FILE_FAILED: reading or writing it failed (permissions, disk). */
 export class CredentialsFileError extends BrokerError {}
 
@@ -231,15 +231,11 @@ async function replace(file: string, text: string, fileMode: number): Promise<vo
 }
 
 /** Checks every profile's credentialsFile before `serve` listens (and before a reload takes a
- * config): an unsafe one is a config problem, refused with exit 78 like an unsafe token file. */
+ * config): an unsafe one is a config problem, refused with exit 78 (src/error-codes/serving.ts)
+ * like an unsafe token file. */
 export async function checkCredentialsFiles(config: Config): Promise<void> {
   for (const [name, profile] of Object.entries(config.profiles)) {
     if (!profile.credentialsFile) continue;
-    try {
-      await checkCredentialsFile(name, targetOf(name, profile.credentialsFile));
-    } catch (err) {
-      const { code, message } = err as CredentialsFileError;
-      throw new ConfigError(`${message} (${code})`, { cause: err });
-    }
+    await checkCredentialsFile(name, targetOf(name, profile.credentialsFile));
   }
 }

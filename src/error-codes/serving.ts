@@ -142,6 +142,23 @@ export const SERVING_CODES = {
     retried: '–',
     docs: [],
   },
+  // A profile's credentialsFile (docs/applications.md)
+  CREDENTIALS_FILE_UNSAFE: {
+    meaning:
+      "a profile's `credentialsFile` is in a folder others may write or own, is a symbolic link, or is another user's file",
+    fix: "use a folder of the broker's user that others cannot write (`chmod go-w`), and the file's own path",
+    retried: '–',
+    docs: ['applications'],
+    exit: 78,
+  },
+  CREDENTIALS_FILE_FAILED: {
+    meaning:
+      "a profile's `credentialsFile` cannot be read or written (permissions, disk); the endpoint still serves",
+    fix: "give the broker's user write access to the folder (under systemd: `ReadWritePaths=` or `StateDirectory=`)",
+    retried: '–',
+    docs: ['applications'],
+    exit: 1,
+  },
   // Commands
   LISTEN_FAILED: {
     meaning: 'a listener cannot bind its address (the message names the setting and the cause)',

@@ -12,9 +12,14 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { stringify } from 'yaml';
-import { CredentialsFiles, checkCredentialsFiles, withSection } from '../../src/cache/credentials-file.ts';
+import {
+  CredentialsFileError,
+  CredentialsFiles,
+  checkCredentialsFiles,
+  withSection,
+} from '../../src/cache/credentials-file.ts';
 import { ConfigSchema } from '../../src/config/schema/index.ts';
-import { ConfigError, EXIT } from '../../src/errors.ts';
+import { EXIT, exitCodeOf } from '../../src/errors.ts';
 import { consume } from '../helpers/consumer.ts';
 import { serveProcess, until, waitReady } from '../helpers/serve-process.ts';
 import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
@@ -214,8 +219,9 @@ describe('credentialsFile: targets another user could swap are refused', () => {
   async function refused(file: string, why: RegExp): Promise<void> {
     const config = world.config({ app: world.oidcProfile({ credentialsFile: { path: file } }) });
     await assert.rejects(checkCredentialsFiles(config), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.match(err.message, /CREDENTIALS_FILE_UNSAFE/);
+      assert.ok(err instanceof CredentialsFileError, String(err));
+      assert.equal(err.code, 'CREDENTIALS_FILE_UNSAFE');
+      assert.equal(exitCodeOf(err), EXIT.CONFIG);
       assert.match(err.message, why);
       return true;
     });
@@ -334,7 +340,6 @@ describe('credentialsFile under serve', () => {
     const refused = serveProcess(unsafe);
     try {
       assert.equal(await refused.exited, EXIT.CONFIG);
-      assert.match(refused.stderr, /CREDENTIALS_FILE_UNSAFE/);
       assert.match(refused.stderr, /writable by every user \(mode 0777\)/);
       await assert.rejects(lstat(path.join(open, 'credentials')), { code: 'ENOENT' });
     } finally {
