@@ -148,7 +148,7 @@ export async function startWorld(): Promise<World> {
     },
     async close() {
       for (const b of built) {
-        b.broker.stop();
+        await b.broker.stop(); // a credentialsFile section is removed before the folder goes
         await b.app.close();
       }
       await Promise.all([op.close(), sts.close()]);

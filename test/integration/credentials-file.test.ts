@@ -20,9 +20,9 @@ import {
 } from '../../src/cache/credentials-file.ts';
 import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { EXIT, exitCodeOf } from '../../src/errors.ts';
-import { consume } from '../helpers/consumer.ts';
-import { serveProcess, until, waitReady } from '../helpers/serve-process.ts';
-import { ROLE_ARN, startWorld, type World } from '../helpers/world.ts';
+import { consume } from '../harness/consumer.ts';
+import { serveProcess, until, waitReady } from '../harness/serve-process.ts';
+import { ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const run = promisify(execFile);
 const NOBODY = 65534;
