@@ -31,6 +31,9 @@ credentials fresh and serves them on the container-credentials endpoint
 environment override the config's logging settings.
 SIGHUP reloads the config (an invalid one is logged and the running one kept);
 SIGTERM/SIGINT finish in-flight requests and exit 0.
+With no file at the config path and AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE set (what
+IRSA and EKS Pod Identity webhooks give a pod; AWS_ROLE_SESSION_NAME optional), it serves
+one web-identity profile "default" built from them, with no config file at all.
 Exit codes: 78 invalid config (nothing started), 70 unhandled error (restart it).`,
   options: { config, help },
   examples: [

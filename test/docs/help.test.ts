@@ -35,6 +35,17 @@ describe('credential-broker --help', () => {
     assert.match(none.stderr, /credential-broker <command> --help/);
   });
 
+  it('serve --help names the no-config mode: the IRSA variables make one web-identity profile', async () => {
+    const out = await cli('serve', '--help');
+    assert.equal(out.code, 0);
+    assert.match(
+      out.stdout,
+      /no file at the config path and AWS_ROLE_ARN \+ AWS_WEB_IDENTITY_TOKEN_FILE set/,
+    );
+    assert.match(out.stdout, /AWS_ROLE_SESSION_NAME optional/);
+    assert.match(out.stdout, /one web-identity profile "default"/);
+  });
+
   it('help with an unknown command exits 64 naming the commands', async () => {
     const out = await cli('help', 'frobnicate');
     assert.equal(out.code, 64);
