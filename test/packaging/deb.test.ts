@@ -1,6 +1,8 @@
 // The .deb (scripts/package-deb.ts) installs with dpkg, runs on its own Node, and purges clean:
 // built here (gzip -1, the same files as the release's xz), installed, `--version` and `check`
-// with the shipped config run through /usr/bin/credential-broker, then `dpkg --purge`. Root only.
+// with the shipped config run through /usr/bin/credential-broker, then `check` with a config that
+// does a live exchange against the test world (the real OP and the STS emulator), then
+// `dpkg --purge`. Root only.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -8,8 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { buildId } from '../../scripts/bundle.ts';
 import { packageDeb } from '../../scripts/package-deb.ts';
+import { ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const run = promisify(execFile);
 const gone = (p: string) =>
@@ -27,9 +31,11 @@ const skip =
 
 describe('credential-broker .deb', { skip }, () => {
   let dir: string;
+  let world: World | undefined;
   after(async () => {
     await run('dpkg', ['--purge', 'credential-broker']).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('installs, answers --version and check on its own Node, and purges what it put there', async (t) => {
@@ -47,6 +53,25 @@ describe('credential-broker .deb', { skip }, () => {
     t.diagnostic(`install → first check ${Date.now() - started} ms`);
     assert.equal(check.code, 1, `${check.stdout}${check.stderr}`);
     assert.match(check.stdout, /WEB_IDENTITY_TOKEN_UNREADABLE.*\/etc\/credential-broker\/web-identity-token/);
+    // the installed program, on its own Node, exchanges a real OP's token at STS
+    world = await startWorld();
+    const live = await world.file(
+      'live.yaml',
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'live.token') },
+        sts: { endpoint: world.sts.url },
+        profiles: { live: world.oidcProfile() },
+      }),
+    );
+    const exchanges = world.sts.calls('AssumeRoleWithWebIdentity');
+    const checked = await run('/usr/bin/credential-broker', ['check', '--config', live, '--json']).catch(
+      (e) => e,
+    );
+    assert.equal(checked.code ?? 0, 0, `${checked.stdout}${checked.stderr}`);
+    const report = JSON.parse(checked.stdout);
+    assert.equal(report.results[0].ok, true);
+    assert.equal(report.results[0].role, ROLE_ARN);
+    assert.equal(world.sts.calls('AssumeRoleWithWebIdentity'), exchanges + 1, 'one live exchange');
     const mode = (await stat('/etc/credential-broker/config.yaml')).mode & 0o777;
     assert.equal(mode, 0o640, 'the config is readable by the broker group only');
     const { stdout: passwd } = await run('getent', ['passwd', 'credential-broker']);
