@@ -56,13 +56,15 @@ export function serveCachedFirst(app: FastifyInstance, opts: FastPathOptions): v
     // Answered within this call, so it never counts as in progress (admission's in-flight cap is
     // for requests that wait on a fetch).
     audit.served({ profile, remote }, c);
-    const { body, length } = credentialsAnswer(c);
+    const { json, length } = credentialsAnswer(c);
     res.writeHead(200, {
       'cache-control': 'no-store',
       'content-type': 'application/json; charset=utf-8',
       'content-length': length,
     });
-    res.end(body);
+    // A string, not the Buffer: Node sends the headers and a string body in one write(), while a
+    // Buffer body goes out as a writev() of two (the largest share of a warm answer's CPU, profiled).
+    res.end(json);
     metrics.countRequest(url === CREDENTIALS_ROUTE ? CREDENTIALS_ROUTE : PROFILE_ROUTE, 200);
     return true;
   };
