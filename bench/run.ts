@@ -19,8 +19,9 @@ import { stringify } from 'yaml';
 import { Broker } from '../src/broker.ts';
 import { ConfigSchema } from '../src/config/schema/index.ts';
 import { createSource } from '../src/sources/index.ts';
+import { StsClients } from '../src/sts/clients.ts';
 import { exchange } from '../src/sts/exchange.ts';
-import { resolveStsSettings } from '../src/sts/request.ts';
+import { resolveStsSettings } from '../src/sts/settings.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { Metrics } from '../src/telemetry/metrics.ts';
 import { FakeClock } from '../test/harness/fake-clock.ts';
@@ -308,7 +309,12 @@ async function directExchangeMs(): Promise<number> {
   const source = createSource('p', p.source);
   const started = performance.now();
   const proof = await source.getProof();
-  await exchange({ profile: 'p', proof, role: p.role, sts: resolveStsSettings(config.sts) });
+  const clients = new StsClients();
+  try {
+    await exchange({ profile: 'p', proof, role: p.role, sts: resolveStsSettings(config.sts), clients });
+  } finally {
+    clients.destroy();
+  }
   return performance.now() - started;
 }
 

@@ -12,9 +12,11 @@ import { refuseDisabledTlsVerification, resolveNetwork } from './outbound.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/types.ts';
 import { noteCertificate } from './sources/x509.ts';
+import { type CallerIdentity, getCallerIdentity } from './sts/caller-identity.ts';
 import { chainWarnings } from './sts/chain.ts';
+import { StsClients } from './sts/clients.ts';
 import { exchange } from './sts/exchange.ts';
-import { type ResolvedStsSettings, resolveStsSettings } from './sts/request.ts';
+import { type ResolvedStsSettings, resolveStsSettings } from './sts/settings.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 
@@ -60,6 +62,8 @@ function sameProfile(a: Config, b: Config, name: string): boolean {
 
 export class Broker {
   private readonly runtimes = new Map<string, ProfileRuntime>();
+  /** Every STS client the profiles use: kept across fetches, pruned on reload, destroyed on stop. */
+  private readonly stsClients = new StsClients();
 
   constructor(
     public config: Config,
@@ -79,9 +83,10 @@ export class Broker {
   }
 
   /** Stops refreshing; resolves once each profile's credentialsFile is removed (onStop: remove).
-   * Never rejects: a file that cannot be changed is logged. */
+   * Never rejects: a file that cannot be changed is logged. Destroys the STS clients. */
   async stop(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((r) => this.retire(r)));
+    this.stsClients.destroy();
   }
 
   /**
@@ -125,6 +130,7 @@ export class Broker {
     }
     await Promise.all(retiring);
     for (const [name, runtime] of fresh) this.runtimes.set(name, runtime);
+    this.stsClients.retain([...this.runtimes.values()].map((r) => r.sts));
     await Promise.all([...fresh.values()].filter((r) => !r.config.lazy).map((r) => r.refresher.start()));
     return summary;
   }
@@ -165,6 +171,11 @@ export class Broker {
   /** One fetch straight from the source and STS, bypassing the cache: what `check` does. */
   fetchOnce(profile: string): Promise<AwsCredentials> {
     return this.fetch(this.runtime(profile));
+  }
+
+  /** Who these credentials of the profile are (STS GetCallerIdentity, the profile's STS settings). */
+  callerIdentity(profile: string, creds: AwsCredentials): Promise<CallerIdentity> {
+    return getCallerIdentity(this.stsClients, creds, this.runtime(profile).sts, profile);
   }
 
   /** The two halves of a fetch, one at a time, so that `check` can time and blame each step. */
@@ -288,6 +299,7 @@ export class Broker {
       role: r.config.role,
       chain: r.config.chain,
       sts: r.sts,
+      clients: this.stsClients,
       now: this.now,
     }).catch(rethrowFor(r.name));
   }

@@ -4,7 +4,7 @@
 // change, appended to the error's own message.
 import type { Profile } from '../config/schema/index.ts';
 import { describeNetworkFailure, networkErrorCode } from '../net.ts';
-import { endpointOf, type ResolvedStsSettings } from '../sts/request.ts';
+import { endpointOf, type ResolvedStsSettings } from '../sts/settings.ts';
 
 export type StepName = 'identity source' | 'STS exchange' | 'GetCallerIdentity' | 'running broker';
 

@@ -11,7 +11,6 @@ import { ConfigError, describeError, type ErrorCode, EXIT, isBrokerError } from 
 import type { AwsCredentials } from '../model/credentials.ts';
 import { networkErrorCode, parseListen } from '../net.ts';
 import { tokenFileFor } from '../server/client-tokens.ts';
-import { getCallerIdentity } from '../sts/exchange.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import { networkHint, type StepName, stepTarget } from './check-steps.ts';
@@ -63,11 +62,15 @@ export async function checkCommand(
   // keeps the report alone, the same as in a pipe or a file).
   const progress = !opts.json && io.isTerminal?.stderr ? io.stderr : undefined;
   const results: CheckResult[] = [];
-  for (const profile of names) {
-    progress?.(`${profile}:\n`);
-    const result = await checkProfile(broker, profile, progress);
-    results.push(result);
-    if (!opts.json) io.stdout(formatResult(result));
+  try {
+    for (const profile of names) {
+      progress?.(`${profile}:\n`);
+      const result = await checkProfile(broker, profile, progress);
+      results.push(result);
+      if (!opts.json) io.stdout(formatResult(result));
+    }
+  } finally {
+    await broker.stop(); // its STS clients' connections
   }
   if (opts.json) io.stdout(`${JSON.stringify({ config: file, results }, null, 2)}\n`);
   const failed = results.filter((r) => !r.ok).length;
@@ -97,7 +100,7 @@ async function checkProfile(
     runStep(result, name, stepTarget(name, config, info.sts), run, progress);
   const proof = await step('identity source', () => steps.prove());
   const creds = proof && (await step('STS exchange', () => steps.exchange(proof)));
-  const who = creds && (await step('GetCallerIdentity', () => getCallerIdentity(creds, info.sts, profile)));
+  const who = creds && (await step('GetCallerIdentity', () => broker.callerIdentity(profile, creds)));
   if (creds && who) {
     Object.assign(result, { callerArn: who.arn, expiration: creds.expiration.toISOString() });
     const skew = creds.clockSkewMs ?? 0;

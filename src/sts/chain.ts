@@ -6,16 +6,11 @@ import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { RoleConfig } from '../config/schema/index.ts';
 import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
-import {
-  type ExchangeRequest,
-  mapStsError,
-  newStsClient,
-  renderSessionName,
-  type SigningKeys,
-  sendOptions,
-  serverDateOf,
-  toCredentials,
-} from './request.ts';
+import { type SigningKeys, serverDateOf } from './clients.ts';
+import { mapStsError } from './errors.ts';
+import { type ExchangeRequest, renderSessionName } from './request.ts';
+import { toCredentials } from './result.ts';
+import { sendOptions } from './settings.ts';
 
 /** AWS's limit for sessions obtained by role chaining. */
 export const CHAINED_SESSION_MAX_SECONDS = 3600;
@@ -43,6 +38,7 @@ export async function assumeChain(
       sub,
       durationSeconds: Math.min(role.durationSeconds, CHAINED_SESSION_MAX_SECONDS),
       label: `chain[${i}] role ${role.arn}`,
+      slot: `chain[${i}]`,
     });
   }
   return current;
@@ -53,16 +49,14 @@ export async function assumeRole(
   keys: SigningKeys,
   role: RoleConfig,
   req: ExchangeRequest,
-  opts: { sub: string | undefined; durationSeconds: number; label: string },
+  /** `slot`: which of the profile's AssumeRole calls this is (`role`, `chain[0]`), one client each. */
+  opts: { sub: string | undefined; durationSeconds: number; label: string; slot: string },
 ): Promise<AwsCredentials> {
   const { profile } = req;
   const now = req.now ?? Date.now;
   const vars = { profile, sub: opts.sub };
-  const client = await newStsClient(req.sts, {
-    accessKeyId: keys.accessKeyId,
-    secretAccessKey: keys.secretAccessKey,
-    sessionToken: keys.sessionToken,
-  });
+  const signer = { slot: `${profile}/${opts.slot}`, keys };
+  const client = await req.clients.get(req.sts, { signer });
   const startedAt = now();
   try {
     const out = await client.send(
@@ -79,24 +73,21 @@ export async function assumeRole(
       }),
       sendOptions(req.sts),
     );
-    return toCredentials(
-      out.Credentials,
-      out.AssumedRoleUser?.Arn,
-      { ...role, durationSeconds: opts.durationSeconds },
-      startedAt,
+    return toCredentials(out.Credentials, {
       profile,
-      serverDateOf(out),
-      now(),
-    );
+      roleArn: role.arn,
+      durationSeconds: opts.durationSeconds,
+      assumedRoleArn: out.AssumedRoleUser?.Arn,
+      startedAt,
+      serverDate: serverDateOf(out),
+      receivedAt: now(),
+    });
   } catch (err) {
     if (err instanceof StsError) throw err;
-    throw mapStsError(
-      err,
+    throw mapStsError(err, {
       profile,
-      opts.label,
-      `check ${role.arn}'s trust policy: its Principal must name the calling identity (the previous role, or the source's user/role)${role.externalId ? ' and its sts:ExternalId condition must equal the configured externalId' : ', and add externalId if it requires sts:ExternalId'}; for tags and sourceIdentity it must also allow sts:TagSession / sts:SetSourceIdentity`,
-    );
-  } finally {
-    client.destroy();
+      target: opts.label,
+      accessDeniedHint: `check ${role.arn}'s trust policy: its Principal must name the calling identity (the previous role, or the source's user/role)${role.externalId ? ' and its sts:ExternalId condition must equal the configured externalId' : ', and add externalId if it requires sts:ExternalId'}; for tags and sourceIdentity it must also allow sts:TagSession / sts:SetSourceIdentity`,
+    });
   }
 }

@@ -5,14 +5,11 @@ import { AssumeRoleWithSAMLCommand } from '@aws-sdk/client-sts';
 import { SourceError, StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { SamlProof, SamlRolePair } from '../model/proof.ts';
-import {
-  type ExchangeRequest,
-  mapStsError,
-  newStsClient,
-  sendOptions,
-  serverDateOf,
-  toCredentials,
-} from './request.ts';
+import { serverDateOf } from './clients.ts';
+import { mapStsError } from './errors.ts';
+import type { ExchangeRequest } from './request.ts';
+import { toCredentials } from './result.ts';
+import { sendOptions } from './settings.ts';
 
 /** STS's lower bound for DurationSeconds. */
 const MIN_DURATION_SECONDS = 900;
@@ -53,8 +50,8 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
   const pair = chooseRolePair(proof, role.arn, profile);
   const durationSeconds = samlDurationSeconds(role.durationSeconds, proof.sessionDuration);
   const now = req.now ?? Date.now;
+  const client = await req.clients.get(req.sts);
   const startedAt = now();
-  const client = await newStsClient(req.sts);
   try {
     const out = await client.send(
       new AssumeRoleWithSAMLCommand({
@@ -67,48 +64,22 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
       }),
       sendOptions(req.sts),
     );
-    return toCredentials(
-      out.Credentials,
-      out.AssumedRoleUser?.Arn,
-      { ...role, durationSeconds },
-      startedAt,
+    return toCredentials(out.Credentials, {
       profile,
-      serverDateOf(out),
-      now(),
-    );
+      roleArn: role.arn,
+      durationSeconds,
+      assumedRoleArn: out.AssumedRoleUser?.Arn,
+      startedAt,
+      serverDate: serverDateOf(out),
+      receivedAt: now(),
+    });
   } catch (err) {
-    throw err instanceof StsError
-      ? err
-      : samlStsError(mapStsError(err, profile, role.arn), pair.principalArn);
-  } finally {
-    client.destroy(); // its own connections (and proxy tunnel): nobody else holds this client
+    if (err instanceof StsError) throw err;
+    throw mapStsError(err, {
+      profile,
+      target: role.arn,
+      samlProvider: pair.principalArn,
+      accessDeniedHint: `check the role's trust policy: Principal {"Federated": "${pair.principalArn}"}, Action sts:AssumeRoleWithSAML, Condition SAML:aud = https://signin.aws.amazon.com/saml`,
+    });
   }
-}
-
-/** The general STS mapping, with the SAML-side fix where the OIDC one would mislead. */
-function samlStsError(err: StsError, principalArn: string): StsError {
-  const opts = { profile: err.profile, awsCode: err.awsCode, retryable: err.retryable, cause: err.cause };
-  const why = err.message.replace(/;.*$/, '');
-  if (err.code === 'STS_TOKEN_REJECTED') {
-    return new StsError(
-      'STS_SAML_REJECTED',
-      `${why.replace('identity token', 'SAML assertion')}; check that the IAM SAML provider ${principalArn} has the IdP's current metadata (signing certificate), and that the assertion's Audience is https://signin.aws.amazon.com/saml`,
-      opts,
-    );
-  }
-  if (err.code === 'STS_ACCESS_DENIED') {
-    return new StsError(
-      'STS_ACCESS_DENIED',
-      `${why}; check the role's trust policy: Principal {"Federated": "${principalArn}"}, Action sts:AssumeRoleWithSAML, Condition SAML:aud = https://signin.aws.amazon.com/saml`,
-      opts,
-    );
-  }
-  if (err.code === 'STS_TOKEN_EXPIRED') {
-    return new StsError(
-      err.code,
-      `STS says the SAML assertion is expired (${err.awsCode}); check the clocks of the IdP and of this host`,
-      opts,
-    );
-  }
-  return err;
 }

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeError } from '../../src/errors.ts';
-import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { consumeWithSdk } from '../harness/sdk-consume.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
@@ -103,7 +102,7 @@ describe('role chaining (chain:)', () => {
     assert.equal(warnings.length, 1, 'one startup warning about the 7200 s request');
 
     const creds = await broker.fetchOnce('etl');
-    const who = await getCallerIdentity(creds, broker.describe('etl').sts, 'etl');
+    const who = await broker.callerIdentity('etl', creds);
     assert.equal(who.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/data-reader/hop2-secret-client`);
     assert.equal(creds.roleArn, HOP2);
 

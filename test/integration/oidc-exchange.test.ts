@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { describeError, SourceError, StsError } from '../../src/errors.ts';
-import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { ACCOUNT, ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 let world: World;
@@ -26,7 +25,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
     assert.equal(creds.roleArn, ROLE_ARN);
     const remaining = creds.expiration.getTime() - Date.now();
     assert.ok(remaining > 3500_000 && remaining <= 3600_000, `expected ~1 h, got ${remaining} ms`);
-    const who = await getCallerIdentity(creds, broker.describe('app').sts, 'app');
+    const who = await broker.callerIdentity('app', creds);
     assert.equal(who.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/credential-broker-app`);
     assert.equal(world.op.tokenRequestLog().at(-1)?.authMethod, 'client_secret_basic');
   });
@@ -54,7 +53,7 @@ describe('oidc source → AssumeRoleWithWebIdentity', () => {
       }),
     );
     assert.equal(world.op.tokenRequestLog().at(-1)?.authMethod, 'private_key_jwt');
-    const who = await getCallerIdentity(creds, broker.describe('app').sts, 'app');
+    const who = await broker.callerIdentity('app', creds);
     assert.match(who.arn, /assumed-role\/app\//);
   });
 

@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { describeError } from '../../src/errors.ts';
-import { getCallerIdentity } from '../../src/sts/exchange.ts';
 import { listenOnLoopback } from '../harness/listen.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { consumeWithSdk } from '../harness/sdk-consume.ts';
@@ -119,7 +118,7 @@ describe('x509 source → IAM Roles Anywhere CreateSession', () => {
       }),
     );
     const creds = await broker.fetchOnce('app');
-    const who = await getCallerIdentity(creds, broker.describe('app').sts, 'app');
+    const who = await broker.callerIdentity('app', creds);
     assert.match(who.arn, /assumed-role\/x509-app\//);
     assert.match(ra.log.at(-1)?.serial ?? '', /^\d+$/);
   });

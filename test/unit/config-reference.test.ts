@@ -15,7 +15,7 @@ import {
 } from '../../scripts/config-reference.ts';
 import { parseDuration } from '../../src/config/duration.ts';
 import { DurationSchema, SecretRefSchema } from '../../src/config/schema/index.ts';
-import { DEFAULT_STS } from '../../src/sts/request.ts';
+import { DEFAULT_STS } from '../../src/sts/settings.ts';
 
 const examplesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../config');
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, generateKeyPairSync, verify, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { X509Proof } from '../../src/model/proof.ts';
-import { canonicalRequest, signCreateSession, stringToSign } from '../../src/sts/roles-anywhere.ts';
+import { canonicalRequest, signCreateSession, stringToSign } from '../../src/sts/sigv4-x509.ts';
 import { RolesAnywhereEmulator } from '../harness/roles-anywhere-emulator.ts';
 import { StsEmulator } from '../harness/sts-emulator.ts';
 import { TestCa } from '../harness/test-ca.ts';

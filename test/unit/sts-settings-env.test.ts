@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
-import { DEFAULT_STS, endpointOf, resolveStsSettings, stsSettingsFromEnv } from '../../src/sts/request.ts';
+import { DEFAULT_STS, endpointOf, resolveStsSettings, stsSettingsFromEnv } from '../../src/sts/settings.ts';
 
 const VARS = [
   'AWS_REGION',
