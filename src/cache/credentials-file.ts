@@ -12,8 +12,6 @@ import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { CredentialsFileConfig } from '../config/schema/credentials-file.ts';
-import type { Config } from '../config/schema/index.ts';
 import { BrokerError } from '../errors.ts';
 import { type AwsCredentials, formatExpiration } from '../model/credentials.ts';
 
@@ -25,7 +23,17 @@ export interface CredentialsFileTarget {
   onStop: 'remove' | 'keep';
 }
 
-export function targetOf(profile: string, config: CredentialsFileConfig): CredentialsFileTarget {
+/** `profiles.NAME.credentialsFile` as validated by config/schema/credentials-file.ts; spelled out
+ * here because the cache is below config (test/unit/dependencies.test.ts), and the broker passing
+ * the parsed config in keeps the two in step at compile time. */
+export interface CredentialsFileSettings {
+  path: string;
+  section?: string | undefined;
+  mode: '0600' | '0640';
+  onStop: 'remove' | 'keep';
+}
+
+export function targetOf(profile: string, config: CredentialsFileSettings): CredentialsFileTarget {
   return {
     path: path.resolve(config.path),
     section: config.section ?? profile,
@@ -233,8 +241,10 @@ async function replace(file: string, text: string, fileMode: number): Promise<vo
 /** Checks every profile's credentialsFile before `serve` listens (and before a reload takes a
  * config): an unsafe one is a config problem, refused with exit 78 (src/error-codes/serving.ts)
  * like an unsafe token file. */
-export async function checkCredentialsFiles(config: Config): Promise<void> {
-  for (const [name, profile] of Object.entries(config.profiles)) {
+export async function checkCredentialsFiles(
+  profiles: Record<string, { credentialsFile?: CredentialsFileSettings | undefined }>,
+): Promise<void> {
+  for (const [name, profile] of Object.entries(profiles)) {
     if (!profile.credentialsFile) continue;
     await checkCredentialsFile(name, targetOf(name, profile.credentialsFile));
   }

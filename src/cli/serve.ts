@@ -41,7 +41,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   // Client-token auth is the server's (a hook of the credentials routes), fed from here and
   // swapped on reload. A token-file problem is a config problem: fail before listening.
   const tokens = await ReloadableClientTokens.load(config, logger);
-  await checkCredentialsFiles(config); // the same for a profile's credentialsFile
+  await checkCredentialsFiles(config.profiles); // the same for a profile's credentialsFile
   const notifier = createNotifier(logger);
   const service = new Service({
     file,
@@ -53,7 +53,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     notifier,
     levelOverride: process.env.LOG_LEVEL || undefined,
     prepareReload: async (next) => {
-      await checkCredentialsFiles(next);
+      await checkCredentialsFiles(next.profiles);
       return tokens.prepare(next);
     },
   });

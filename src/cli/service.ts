@@ -198,7 +198,6 @@ export class Service {
     this.watch(false);
     notifier.close();
     void notifier.stopping();
-    const stopped = broker.stop(); // credentialsFile sections are removed meanwhile
     const closing = Promise.allSettled(this.listeners.map((l) => l.app.close()));
     // close() drops the connections idle at that moment; a keep-alive connection whose request
     // finishes later would hold it open until the timeout, so sweep idle ones until closed.
@@ -231,7 +230,9 @@ export class Service {
         code = EXIT.FAILURE;
       }
     }
-    await stopped;
+    // Only now: stopping the broker ends its refreshes and STS clients, which an in-flight request
+    // may still be waiting on; it also removes credentialsFile sections.
+    await broker.stop();
     logger.info({ signal, code }, 'stopped');
     return code;
   }

@@ -114,7 +114,10 @@ export async function loadTls(config: TlsConfig): Promise<TlsMaterial> {
     names,
     watch(app, logger, intervalMs = 5000) {
       const server = app.server as unknown as TlsServer;
+      let reading = false; // a slow read (loaded host) must not overlap the next tick: one reload per renewal
       const timer = setInterval(async () => {
+        if (reading) return;
+        reading = true;
         try {
           const next = await readPem(config);
           const d = digest(next);
@@ -126,6 +129,8 @@ export async function loadTls(config: TlsConfig): Promise<TlsMaterial> {
         } catch (err) {
           // Keep serving the old certificate: a half-written renewal must not take the listener down.
           logger.warn({ err: describeError(err) }, 'TLS certificate reload failed; keeping the previous one');
+        } finally {
+          reading = false;
         }
       }, intervalMs);
       timer.unref();

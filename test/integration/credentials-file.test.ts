@@ -76,7 +76,7 @@ async function brokerKeeping(file: string, options: Record<string, unknown> = {}
   const config = world.config({
     app: world.oidcProfile({ credentialsFile: { path: file, section: 'legacy', ...options } }),
   });
-  await checkCredentialsFiles(config);
+  await checkCredentialsFiles(config.profiles);
   const built = await world.broker(config, { credentialsFiles: files });
   return { ...built, files };
 }
@@ -218,7 +218,7 @@ describe('credentialsFile: the section apps read', () => {
 describe('credentialsFile: targets another user could swap are refused', () => {
   async function refused(file: string, why: RegExp): Promise<void> {
     const config = world.config({ app: world.oidcProfile({ credentialsFile: { path: file } }) });
-    await assert.rejects(checkCredentialsFiles(config), (err: unknown) => {
+    await assert.rejects(checkCredentialsFiles(config.profiles), (err: unknown) => {
       assert.ok(err instanceof CredentialsFileError, String(err));
       assert.equal(err.code, 'CREDENTIALS_FILE_UNSAFE');
       assert.equal(exitCodeOf(err), EXIT.CONFIG);
@@ -241,7 +241,7 @@ describe('credentialsFile: targets another user could swap are refused', () => {
     const config = world.config({
       app: world.oidcProfile({ credentialsFile: { path: path.join(sticky, 'credentials') } }),
     });
-    await checkCredentialsFiles(config);
+    await checkCredentialsFiles(config.profiles);
   });
 
   it('a symbolic link, or a file another user planted', async () => {
