@@ -3,10 +3,10 @@
 // broker's cache) and prints the Version 1 JSON. stdout carries that JSON only; any failure is one
 // line on stderr and a non-zero exit, which the SDKs show to the user (contract §7).
 import { readFile } from 'node:fs/promises';
-import { loadConfigOrEnvironment } from '../config/from-env.ts';
 import { describeError, EXIT } from '../errors.ts';
 import { networkErrorCode } from '../net.ts';
 import { type Endpoint, endpointFor } from './endpoint.ts';
+import { endpointConfig } from './endpoint-cache.ts';
 import type { Io } from './io.ts';
 
 /** SDKs wait for the process without a timeout of their own: bound the whole run. */
@@ -41,16 +41,20 @@ export async function credentialProcessCommand(
   if (opts.url && opts.tokenFile) {
     endpoint = { url: opts.url, tokenFile: opts.tokenFile };
   } else {
+    // The config's parser and schema (yaml, zod) load only when the file changed since the last call.
     // With no config file, the IRSA variables describe the one profile, as they do for `serve`.
-    const { config, file } = await loadConfigOrEnvironment(opts.configPath);
+    const { config, file } = await endpointConfig(opts.configPath, async () =>
+      (await import('../config/from-env.ts')).loadConfigOrEnvironment(opts.configPath),
+    );
     const fromConfig = endpointFor(config, file, opts.profile ?? 'default');
     endpoint = { url: opts.url ?? fromConfig.url, tokenFile: opts.tokenFile ?? fromConfig.tokenFile };
   }
   const who = opts.profile ? `profile "${opts.profile}"` : endpoint.url;
   let token: string;
   try {
-    // Verbatim, as the SDKs send AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE.
-    token = await readFile(endpoint.tokenFile, 'utf8');
+    // As the SDKs send AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: verbatim but for the leading and
+    // trailing whitespace a header value cannot hold (fetch strips it too; `echo` adds a newline).
+    token = (await readFile(endpoint.tokenFile, 'utf8')).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     io.stderr(
@@ -74,13 +78,43 @@ export async function credentialProcessCommand(
   }
 }
 
-async function fetchOnce(url: string, token: string): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: { authorization: token, accept: 'application/json' },
-      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+/** One GET, read whole. node:http rather than fetch: fetch loads Node's bundled undici, which costs
+ * a call to this command more time and memory than the rest of it (docs/performance.md). */
+async function get(
+  url: string,
+  token: string,
+): Promise<{ status: number; retryAfter: string; text: string }> {
+  const target = new URL(url);
+  const { request } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(target, { headers: { authorization: token, accept: 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, retryAfter: String(res.headers['retry-after'] ?? ''), text });
+      });
     });
+    const timer = setTimeout(
+      () => req.destroy(Object.assign(new Error('timed out'), { name: 'TimeoutError' })),
+      ATTEMPT_TIMEOUT_MS,
+    );
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end();
+  });
+}
+
+async function fetchOnce(url: string, token: string): Promise<Record<string, unknown>> {
+  let res: Awaited<ReturnType<typeof get>>;
+  try {
+    res = await get(url, token);
   } catch (err) {
     const why = networkErrorCode(err) ?? describeError(err);
     // Refused: the broker may be restarting; anything else (TLS, DNS) will not fix itself.
@@ -89,7 +123,7 @@ async function fetchOnce(url: string, token: string): Promise<Record<string, unk
       why === 'ECONNREFUSED' ? 500 : undefined,
     );
   }
-  const text = await res.text();
+  const { text } = res;
   let json: Record<string, unknown> | undefined;
   try {
     json = JSON.parse(text) as Record<string, unknown>;
@@ -99,7 +133,7 @@ async function fetchOnce(url: string, token: string): Promise<Record<string, unk
   if (res.status !== 200) {
     const detail =
       json && typeof json.code === 'string' ? `${json.code}: ${json.message}` : text.slice(0, 200);
-    const retryAfter = Number(res.headers.get('retry-after'));
+    const retryAfter = Number(res.retryAfter);
     throw new FetchFailure(
       `the broker answered ${res.status} (${detail})`,
       res.status === 503 ? (Number.isFinite(retryAfter) ? retryAfter * 1000 : 1000) : undefined,

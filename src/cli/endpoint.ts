@@ -1,6 +1,5 @@
 // Where an app reaches a profile on the running broker: the URL and the token file, as derived from
 // the broker's config (used by `env` and `credential-process`).
-import type { Config } from '../config/schema/index.ts';
 import { ConfigError } from '../errors.ts';
 import { parseListen } from '../net.ts';
 // Not from broker.ts: credential_process runs on every SDK fetch, and broker.ts loads the AWS SDK and fastify.
@@ -9,6 +8,27 @@ import { defaultTokenFile } from '../server/client-tokens.ts';
 export interface Endpoint {
   url: string;
   tokenFile: string;
+}
+
+/** The part of a config (a Config is one) that endpointFor reads, and all that the endpoint cache
+ * (endpoint-cache.ts) keeps of it. */
+export interface EndpointConfig {
+  server: { listen: string; tls?: unknown; tokenFile?: string | undefined };
+  profiles: Record<string, { tokenFile?: string | undefined }>;
+}
+
+/** Just that part, as plain JSON (tls: whether it is on). */
+export function endpointPart(config: EndpointConfig): EndpointConfig {
+  const { listen, tls, tokenFile } = config.server;
+  return {
+    server: { listen, ...(tls ? { tls: true } : {}), ...(tokenFile ? { tokenFile } : {}) },
+    profiles: Object.fromEntries(
+      Object.entries(config.profiles).map(([name, p]) => [
+        name,
+        p.tokenFile ? { tokenFile: p.tokenFile } : {},
+      ]),
+    ),
+  };
 }
 
 /** An address that means "every interface" is reached on this machine through loopback. */
@@ -20,7 +40,7 @@ export function hostForUrl(listen: string): { host: string; port: number } {
   return { host: h.includes(':') ? `[${h}]` : h, port };
 }
 
-export function endpointFor(config: Config, file: string, profile: string): Endpoint {
+export function endpointFor(config: EndpointConfig, file: string, profile: string): Endpoint {
   const p = config.profiles[profile];
   if (!p) {
     throw new ConfigError(
