@@ -41,7 +41,8 @@ export async function credentialProcessCommand(
   if (opts.url && opts.tokenFile) {
     endpoint = { url: opts.url, tokenFile: opts.tokenFile };
   } else {
-    // The config's parser and schema (yaml, zod) load only when the file changed since the last call.
+    // The config's parser and schema (yaml, zod) load only when the file changed since the last call
+    // (endpoint-cache.ts).
     // With no config file, the IRSA variables describe the one profile, as they do for `serve`.
     const { config, file } = await endpointConfig(opts.configPath, async () =>
       (await import('../config/from-env.ts')).loadConfigOrEnvironment(opts.configPath),
@@ -93,7 +94,10 @@ async function get(
       res.on('data', (chunk: string) => {
         text += chunk;
       });
-      res.on('error', reject);
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       res.on('end', () => {
         clearTimeout(timer);
         resolve({ status: res.statusCode ?? 0, retryAfter: String(res.headers['retry-after'] ?? ''), text });
