@@ -2,12 +2,14 @@
 // SDK to a profile; `credential-process` prints Version 1 JSON that the JS SDK's process provider
 // (credential_process in ~/.aws/config, in a temporary HOME) turns into working credentials.
 import assert from 'node:assert/strict';
+import { stat, utimes } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
+import { entryPath } from '../../src/cli/endpoint-cache.ts';
 import { cli } from '../harness/cli.ts';
 import { consume } from '../harness/consumer.ts';
 import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
@@ -103,6 +105,23 @@ describe('credential-broker credential-process', () => {
     );
     assert.equal(explicit.code, 0, explicit.stderr);
     assert.equal(JSON.parse(explicit.stdout).AccessKeyId, json.AccessKeyId);
+  });
+
+  it('a second call, from the endpoint kept in the cache, prints the same credentials', async () => {
+    // Kept only for a config not modified in the last seconds; in a cache folder of this test's own.
+    process.env.XDG_CACHE_HOME = path.join(world.dir, 'cache');
+    const past = Date.now() / 1000 - 60;
+    await utimes(configPath, past, past);
+    const entry = entryPath(configPath)!;
+    await assert.rejects(stat(entry), { code: 'ENOENT' });
+    const cold = await cli('credential-process', '--profile', 'reports', '--config', configPath);
+    assert.equal(cold.code, 0, cold.stderr);
+    assert.ok((await stat(entry)).isFile(), 'the first call kept the endpoint');
+    const warm = await cli('credential-process', '--profile', 'reports', '--config', configPath);
+    assert.equal(warm.code, 0, warm.stderr);
+    assert.equal(warm.stderr, '');
+    assert.equal(warm.stdout, cold.stdout);
+    assert.equal(JSON.parse(warm.stdout).Version, 1);
   });
 
   it('failures: one line on stderr naming the cause, empty stdout, exit 1', async () => {

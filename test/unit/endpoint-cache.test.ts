@@ -220,5 +220,10 @@ describe('endpoint cache of credential-process', () => {
     assert.equal((await endpoints()).loaded, true);
     assert.equal((await endpoints()).loaded, true);
     await assert.rejects(stat(path.dirname(entry())), { code: 'ENOENT' }, 'nothing made in a home not ours');
+    // A cache home still to be made, in a home that is not ours: not made either.
+    cache = path.join(cache, '.cache');
+    assert.equal((await endpoints()).loaded, true);
+    assert.equal((await endpoints()).loaded, true);
+    await assert.rejects(stat(cache), { code: 'ENOENT' }, 'no cache home made in a home not ours');
   });
 });
