@@ -220,13 +220,19 @@ export const ADVISE = command({
   summary: 'recommend how this app should authenticate, with starter files',
   usage: [
     'advise --has LIST [--runs-on server|kubernetes] [--out DIR] [--json]',
-    'advise                  (asks the questions, in a terminal)',
+    'advise [--out DIR]      (asks the questions, in a terminal)',
   ],
   description: `Recommends a mechanism from what your organisation already runs, following AWS's
 comparison of their complexity and convenience, with the alternatives and their
 trade-offs; then a starter config.yaml, the role's trust-policy.json and aws-setup.sh
 (the AWS CLI commands), printed or written to --out. Needs no config.
-Exit codes: 0 ok, 64 usage error.`,
+Without --has, in a terminal or with --interactive, it asks what you have; with --out
+it then asks for what the files need and no option gave (account id, role name,
+region, and the issuer, client id, namespace, service account or IdP URL the
+recommended mechanism uses). An answer it cannot read is asked again (3 tries);
+input that ends before the last answer stops it, writing nothing.
+Exit codes: 0 ok, 1 starter files already in --out (see --force), 64 usage error
+or a question left unanswered.`,
   options: {
     has: {
       type: 'string',
@@ -260,7 +266,11 @@ Integrated Authentication, from a keytab): recommends Kerberos`,
     },
     force: { type: 'boolean', help: 'with --out: replace starter files that already exist' },
     json: json('the advice as JSON'),
-    interactive: { type: 'boolean', help: 'ask the questions even when stdin is not a terminal' },
+    interactive: {
+      type: 'boolean',
+      help: `ask the questions even when stdin is not a terminal (one answer
+a line); with --out also the starter values not given as options`,
+    },
     'account-id': starter('ID', 'the AWS account'),
     'role-name': starter('NAME', "the role's name"),
     region: starter('REGION', 'the STS region'),

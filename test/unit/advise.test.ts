@@ -234,7 +234,8 @@ describe('credential-broker advise (command)', () => {
   });
 
   it('asks the questions when told to be interactive', async () => {
-    const answers = Readable.from(['n\n', 'n\n', 'n\n', 'yes\n', 'y\n', 'n\n']);
+    // The last answer is to how the IdP logs machines in (asked with SAML and Kerberos).
+    const answers = Readable.from(['n\n', 'n\n', 'n\n', 'yes\n', 'y\n', 'n\n', 'n\n']);
     const out = await advise(['--interactive'], answers);
     assert.equal(out.code, 0);
     assert.match(out.stderr, /Do you have a SAML IdP/);

@@ -2,16 +2,19 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { EXIT } from '../../errors.ts';
 import { str, type Values } from '../command.ts';
 import type { Io } from '../io.ts';
 import { type Advice, available, decide, type Facts, MECHANISMS } from './decide.ts';
+import { ACCOUNT_ID, askParams, paramsFrom } from './params.ts';
+import { type Prompter, prompter, Unanswered } from './prompt.ts';
 import { asksSamlLogin, parseSamlLogin, SAML_LOGIN_QUESTION, type SamlLogin } from './saml-login.ts';
 import { DEFAULT_PARAMS, type StarterParams, starterFor } from './starter.ts';
 
 const HAS = ['oidc', 'saml', 'kerberos', 'pki', 'kubernetes', 'aws-keys'] as const;
 type Has = (typeof HAS)[number];
+/** What --out holds, in the order of Starter's texts. */
+const FILES = ['config.yaml', 'trust-policy.json', 'aws-setup.sh'] as const;
 
 /** `values`: parsed with the options of ADVISE in the command table (cli/index.ts). */
 export async function adviseCommand(
@@ -20,14 +23,51 @@ export async function adviseCommand(
   stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<number> {
   const value = (name: string) => str(values, name);
-  let runsOn = value('runs-on') ?? 'server';
+  const runsOn = value('runs-on') ?? 'server';
   if (runsOn !== 'server' && runsOn !== 'kubernetes') {
     io.stderr(`credential-broker advise: --runs-on must be server or kubernetes, not "${runsOn}"\n`);
     return EXIT.USAGE;
   }
+  // Interactive: the questions are asked (no --has, in a terminal) or asked for (--interactive).
+  const hasList = value('has');
+  const interactive =
+    values.interactive === true ||
+    (hasList === undefined && process.stdin.isTTY === true && stdin === process.stdin);
+  if (hasList === undefined && !interactive) {
+    io.stderr(
+      'credential-broker advise: say what you have with --has (e.g. --has oidc,saml), or run it in a terminal\n',
+    );
+    return EXIT.USAGE;
+  }
+  const accountId = value('account-id');
+  if (accountId !== undefined && !ACCOUNT_ID.test(accountId)) {
+    io.stderr(
+      `credential-broker advise: --account-id must be the 12 digits of an AWS account (e.g. 111122223333), not "${accountId}"\n`,
+    );
+    return EXIT.USAGE;
+  }
+  const prompt = interactive ? prompter(io, stdin) : undefined;
+  try {
+    return await advise(values, io, runsOn, hasList, prompt);
+  } catch (err) {
+    if (!(err instanceof Unanswered)) throw err;
+    io.stderr(`credential-broker advise: ${err.message}\n`);
+    return EXIT.USAGE;
+  } finally {
+    prompt?.close();
+  }
+}
+
+async function advise(
+  values: Values,
+  io: Io,
+  runsOn: string,
+  hasList: string | undefined,
+  prompt: Prompter | undefined,
+): Promise<number> {
+  const value = (name: string) => str(values, name);
   let has: Set<Has>;
   let asked: SamlLogin | undefined;
-  const hasList = value('has');
   if (hasList !== undefined) {
     const listed = hasList
       .split(',')
@@ -41,24 +81,12 @@ export async function adviseCommand(
       return EXIT.USAGE;
     }
     has = new Set(listed as Has[]);
-  } else if (values.interactive || (process.stdin.isTTY && stdin === process.stdin)) {
-    ({ has, runsOn, samlLogin: asked } = await ask(io, stdin, runsOn));
   } else {
-    io.stderr(
-      'credential-broker advise: say what you have with --has (e.g. --has oidc,saml), or run it in a terminal\n',
-    );
-    return EXIT.USAGE;
+    ({ has, runsOn, samlLogin: asked } = await askFacts(prompt as Prompter, runsOn));
   }
   const samlLogin = parseSamlLogin(value('saml-login'), has.has('saml'));
   if ('problem' in samlLogin) {
     io.stderr(`credential-broker advise: ${samlLogin.problem}\n`);
-    return EXIT.USAGE;
-  }
-  const accountId = value('account-id');
-  if (accountId !== undefined && !/^\d{12}$/.test(accountId)) {
-    io.stderr(
-      `credential-broker advise: --account-id must be the 12 digits of an AWS account (e.g. 111122223333), not "${accountId}"\n`,
-    );
     return EXIT.USAGE;
   }
   const facts: Facts = {
@@ -72,50 +100,42 @@ export async function adviseCommand(
     samlLogin: samlLogin.samlLogin ?? asked,
   };
   const advice = decide(facts);
-  const params: StarterParams = {
-    accountId: accountId ?? DEFAULT_PARAMS.accountId,
-    roleName: value('role-name') ?? DEFAULT_PARAMS.roleName,
-    region: value('region') ?? DEFAULT_PARAMS.region,
-    issuer: value('issuer') ?? DEFAULT_PARAMS.issuer,
-    clientId: value('client-id') ?? DEFAULT_PARAMS.clientId,
-    namespace: value('namespace') ?? DEFAULT_PARAMS.namespace,
-    serviceAccount: value('service-account') ?? DEFAULT_PARAMS.serviceAccount,
-    idpUrl: value('idp-url') ?? DEFAULT_PARAMS.idpUrl,
-    name: value('name') ?? DEFAULT_PARAMS.name,
-  };
+  const out = value('out');
+  if (advice.recommended && out && values.force !== true) {
+    // Before any question about the files: the operator may have edited the ones there.
+    const existing = FILES.map((f) => path.join(out, f)).filter((f) => existsSync(f));
+    if (existing.length > 0) {
+      io.stderr(
+        `credential-broker advise: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written: pass --force to replace, or choose another --out\n`,
+      );
+      return EXIT.FAILURE;
+    }
+  }
+  const given = paramsFrom(value);
+  const params: StarterParams =
+    advice.recommended && out && prompt
+      ? await askParams(advice.recommended.id, given, prompt)
+      : { ...DEFAULT_PARAMS, ...given };
   const starter = advice.recommended ? starterFor(advice.recommended.id, params) : undefined;
 
   if (values.json) {
     io.stdout(`${JSON.stringify({ facts, ...advice, starter }, null, 2)}\n`);
   } else {
     io.stdout(renderAdvice(advice, facts));
-    if (starter && !value('out')) {
+    if (starter && !out) {
       io.stdout(
         `\n--- config.yaml\n${starter.config}\n--- trust-policy.json\n${starter.trustPolicy}\n--- aws-setup.sh\n${starter.awsSetup}`,
       );
     }
   }
-  const out = value('out');
   if (starter && out) {
     await mkdir(out, { recursive: true });
-    const files: [string, string, number][] = [
-      ['config.yaml', starter.config, 0o644],
-      ['trust-policy.json', starter.trustPolicy, 0o644],
-      ['aws-setup.sh', starter.awsSetup, 0o755],
-    ];
-    if (values.force !== true) {
-      const existing = files.map(([f]) => path.join(out, f)).filter((f) => existsSync(f));
-      if (existing.length > 0) {
-        io.stderr(
-          `credential-broker advise: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written: pass --force to replace, or choose another --out\n`,
-        );
-        return EXIT.FAILURE;
-      }
+    const texts = [starter.config, starter.trustPolicy, starter.awsSetup];
+    const files = FILES.map((f) => path.join(out, f));
+    for (const [i, file] of files.entries()) {
+      await writeFile(file, texts[i] as string, { mode: file.endsWith('.sh') ? 0o755 : 0o644 });
     }
-    for (const [file, text, mode] of files) await writeFile(path.join(out, file), text, { mode });
-    io.stderr(
-      `wrote ${['config.yaml', 'trust-policy.json', 'aws-setup.sh'].map((f) => path.join(out, f)).join(', ')}\n`,
-    );
+    io.stderr(`wrote ${files.join(', ')}\n`);
   }
   return EXIT.OK;
 }
@@ -152,15 +172,11 @@ export function renderAdvice(advice: Advice, facts: Facts): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function ask(
-  io: Io,
-  stdin: NodeJS.ReadableStream,
+/** The facts, asked one yes/no question each; --runs-on kubernetes follows from a yes to Kubernetes. */
+async function askFacts(
+  prompt: Prompter,
   runsOn: string,
 ): Promise<{ has: Set<Has>; runsOn: string; samlLogin: SamlLogin | undefined }> {
-  // Lines are read through the async iterator, which buffers them: answers piped in ahead of
-  // the questions (scripts, tests) are not lost. A missing answer counts as "no".
-  const rl = createInterface({ input: stdin, terminal: false });
-  const lines = rl[Symbol.asyncIterator]();
   const has = new Set<Has>();
   const questions: [Has, string][] = [
     ['kubernetes', 'Does the app run in Kubernetes with a service-account issuer AWS can reach?'],
@@ -170,24 +186,14 @@ async function ask(
     ['kerberos', 'Do you have Kerberos / Active Directory with keytabs for service accounts?'],
     ['aws-keys', 'Do you already hold AWS access keys for this app?'],
   ];
-  try {
-    const yes = async (question: string) => {
-      io.stderr(`${question} [y/N] `);
-      const { value, done } = await lines.next();
-      const answer = done ? '' : String(value).trim().toLowerCase();
-      return answer === 'y' || answer === 'yes';
-    };
-    for (const [key, question] of questions) {
-      if (await yes(question)) has.add(key);
-    }
-    // Last, so that answers written for the questions above keep their places.
-    const samlLogin = asksSamlLogin(has)
-      ? (await yes(SAML_LOGIN_QUESTION))
-        ? 'kerberos'
-        : 'password'
-      : undefined;
-    return { has, runsOn: has.has('kubernetes') ? 'kubernetes' : runsOn, samlLogin };
-  } finally {
-    rl.close();
+  for (const [key, question] of questions) {
+    if (await prompt.yes(question)) has.add(key);
   }
+  // Last, so that answers written for the questions above keep their places.
+  const samlLogin = asksSamlLogin(has)
+    ? (await prompt.yes(SAML_LOGIN_QUESTION))
+      ? 'kerberos'
+      : 'password'
+    : undefined;
+  return { has, runsOn: has.has('kubernetes') ? 'kubernetes' : runsOn, samlLogin };
 }
