@@ -324,7 +324,18 @@ describe('credential-broker advise (command)', () => {
     for (const id of ['12345', '1111222233334', '11112222333x']) {
       const badId = await advise(['--has', 'oidc', '--account-id', id]);
       assert.equal(badId.code, 64, id);
-      assert.match(badId.stderr, /--account-id must be the 12 digits of an AWS account/);
+      assert.match(badId.stderr, /--account-id: an AWS account id is 12 digits, like 111122223333, not "/);
+    }
+    // The other starter options keep the rules of the interactive answers (most land in aws-setup.sh).
+    for (const [option, bad, problem] of [
+      ['--issuer', 'http://idp.example.com', /--issuer: the issuer must be an https URL/],
+      ['--issuer', 'https://idp.example.com/$(id)', /--issuer: the issuer must be a plain URL/],
+      ['--role-name', 'my app', /--role-name: a role name is 1 to 64 letters/],
+      ['--region', 'Frankfurt', /--region: a region looks like eu-west-1/],
+    ] as const) {
+      const badOption = await advise(['--has', 'oidc', option, bad]);
+      assert.equal(badOption.code, 64, `${option} ${bad}`);
+      assert.match(badOption.stderr, problem);
     }
     const how = await advise(['--has', 'saml', '--saml-login', 'ntlm']);
     assert.equal(how.code, 64);

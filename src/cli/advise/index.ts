@@ -6,7 +6,7 @@ import { EXIT } from '../../errors.ts';
 import { str, type Values } from '../command.ts';
 import type { Io } from '../io.ts';
 import { type Advice, available, decide, type Facts, MECHANISMS } from './decide.ts';
-import { ACCOUNT_ID, askParams, paramsFrom } from './params.ts';
+import { askParams, paramsFrom } from './params.ts';
 import { type Prompter, prompter, Unanswered } from './prompt.ts';
 import { asksSamlLogin, parseSamlLogin, SAML_LOGIN_QUESTION, type SamlLogin } from './saml-login.ts';
 import { DEFAULT_PARAMS, type StarterParams, starterFor } from './starter.ts';
@@ -39,16 +39,15 @@ export async function adviseCommand(
     );
     return EXIT.USAGE;
   }
-  const accountId = value('account-id');
-  if (accountId !== undefined && !ACCOUNT_ID.test(accountId)) {
-    io.stderr(
-      `credential-broker advise: --account-id must be the 12 digits of an AWS account (e.g. 111122223333), not "${accountId}"\n`,
-    );
+  // Before any question: a bad option is a usage error, not something to ask about.
+  const options = paramsFrom(value);
+  if ('problem' in options) {
+    io.stderr(`credential-broker advise: ${options.problem}\n`);
     return EXIT.USAGE;
   }
   const prompt = interactive ? prompter(io, stdin) : undefined;
   try {
-    return await advise(values, io, runsOn, hasList, prompt);
+    return await advise(values, io, runsOn, hasList, options.given, prompt);
   } catch (err) {
     if (!(err instanceof Unanswered)) throw err;
     io.stderr(`credential-broker advise: ${err.message}\n`);
@@ -63,6 +62,7 @@ async function advise(
   io: Io,
   runsOn: string,
   hasList: string | undefined,
+  given: Partial<StarterParams>,
   prompt: Prompter | undefined,
 ): Promise<number> {
   const value = (name: string) => str(values, name);
@@ -111,7 +111,6 @@ async function advise(
       return EXIT.FAILURE;
     }
   }
-  const given = paramsFrom(value);
   const params: StarterParams =
     advice.recommended && out && prompt
       ? await askParams(advice.recommended.id, given, prompt)

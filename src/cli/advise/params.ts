@@ -22,8 +22,6 @@ export const PARAM_OPTIONS: Record<Key, string> = {
   name: 'name',
 };
 
-export const ACCOUNT_ID = /^\d{12}$/;
-
 /** What each mechanism's files use, in the order asked, with the question as that mechanism
  * means it (the client id is an OIDC client, a certificate's CN or an IAM user). */
 const ASKED: Record<MechanismId, [Key, string][]> = {
@@ -79,7 +77,7 @@ const RULES: Record<
 > = {
   accountId: {
     test: (a) =>
-      ACCOUNT_ID.test(a)
+      /^\d{12}$/.test(a)
         ? { value: a }
         : { problem: `an AWS account id is 12 digits, like 111122223333, not "${a}"` },
   },
@@ -118,14 +116,20 @@ function match(re: RegExp, rule: string): (a: string) => Parsed<string> {
   return (a) => (re.test(a) ? { value: a } : { problem: `${rule}, not "${a}"` });
 }
 
-/** The values from the options; the rest are the placeholders of DEFAULT_PARAMS. */
-export function paramsFrom(option: (name: string) => string | undefined): Partial<StarterParams> {
+/** The values the options give, held to the rules of the answers (most land unquoted in
+ * aws-setup.sh), or what is wrong with the first that breaks one. */
+export function paramsFrom(
+  option: (name: string) => string | undefined,
+): { given: Partial<StarterParams> } | { problem: string } {
   const given: Partial<StarterParams> = {};
   for (const [key, name] of Object.entries(PARAM_OPTIONS) as [Key, string][]) {
     const v = option(name);
-    if (v !== undefined) given[key] = v;
+    if (v === undefined) continue;
+    const parsed = RULES[key].test(v);
+    if ('problem' in parsed) return { problem: `--${name}: ${parsed.problem}` };
+    given[key] = parsed.value;
   }
-  return given;
+  return { given };
 }
 
 /** Asks for what `id`'s files use and `given` lacks; the values asked for none take their
