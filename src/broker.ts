@@ -247,10 +247,17 @@ export class Broker {
     const files = this.deps.credentialsFiles;
     if (!files || !r.credentialsFile || r.retired) return;
     const target = r.credentialsFile;
+    const count = (outcome: string) =>
+      this.deps.metrics.credentialsFileWrites.inc({ profile: r.name, outcome });
     files.write(r.name, target, credentials).then(
-      () =>
-        this.deps.logger.debug({ profile: r.name, credentialsFile: target.path }, 'credentials file written'),
-      (err) => this.logCredentialsFileError(r.name, target, err, 'the next refresh tries again'),
+      () => {
+        count('success');
+        this.deps.logger.debug({ profile: r.name, credentialsFile: target.path }, 'credentials file written');
+      },
+      (err) => {
+        count((err as { code?: string }).code ?? 'CREDENTIALS_FILE_FAILED');
+        this.logCredentialsFileError(r.name, target, err, 'the next refresh tries again');
+      },
     );
   }
 

@@ -76,6 +76,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly credentialsFileWrites = new Counter({
+    name: 'credential_broker_credentials_file_writes_total',
+    help: "Writes of a profile's credentialsFile section, by outcome (success, or the error code): a failed write leaves the file's previous credentials to expire.",
+    labelNames: ['profile', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly nextAttemptSeconds = new Gauge({
     name: 'credential_broker_refresh_next_attempt_seconds',
     help: 'Seconds until the next scheduled refresh or retry per profile (negative: overdue).',

@@ -257,13 +257,20 @@ describe('credentialsFile: targets another user could swap are refused', () => {
     assert.equal(await readFile(real, 'utf8'), HAND_WRITTEN, 'nothing was written through the link');
   });
 
-  it('a folder made unsafe after start: the write is refused and logged with the code, the endpoint still serves', async () => {
+  it('a folder made unsafe after start: the write is refused, logged and counted with the code, the endpoint still serves', async () => {
     const dir = await freshDir();
     const file = path.join(dir, 'credentials');
-    const { broker, files } = await brokerKeeping(file);
+    const { broker, files, metrics } = await brokerKeeping(file);
     await broker.start();
     await files.settled();
     const before = await readFile(file, 'utf8');
+    const writes = async () =>
+      (
+        await metrics.registry.getSingleMetric('credential_broker_credentials_file_writes_total')!.get()
+      ).values
+        .map((v) => `${v.labels.profile} ${v.labels.outcome} ${v.value}`)
+        .sort();
+    assert.deepEqual(await writes(), ['app success 1']);
     await chmod(dir, 0o777);
     await broker.refreshNow('app');
     await files.settled();
@@ -271,6 +278,11 @@ describe('credentialsFile: targets another user could swap are refused', () => {
       world.logs.some((l) => l.includes('CREDENTIALS_FILE_UNSAFE') && l.includes(file)),
     );
     assert.equal(await readFile(file, 'utf8'), before, 'not rewritten');
+    assert.deepEqual(
+      await writes(),
+      ['app CREDENTIALS_FILE_UNSAFE 1', 'app success 1'],
+      'counted for alerting',
+    );
     assert.ok(await broker.credentials('app'), 'the endpoint is unaffected');
     await chmod(dir, 0o700);
     await broker.stop();
