@@ -4,13 +4,10 @@
 // letting STS refuse the request; the broker warns about the cap once, at startup.
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { RoleConfig } from '../config/schema/index.ts';
-import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
-import { type SigningKeys, serverDateOf } from './clients.ts';
-import { mapStsError } from './errors.ts';
+import type { SigningKeys } from './clients.ts';
 import { type ExchangeRequest, renderSessionName } from './request.ts';
-import { toCredentials } from './result.ts';
-import { sendOptions } from './settings.ts';
+import { assumeCall } from './result.ts';
 
 /** AWS's limit for sessions obtained by role chaining. */
 export const CHAINED_SESSION_MAX_SECONDS = 3600;
@@ -53,41 +50,34 @@ export async function assumeRole(
   opts: { sub: string | undefined; durationSeconds: number; label: string; slot: string },
 ): Promise<AwsCredentials> {
   const { profile } = req;
-  const now = req.now ?? Date.now;
   const vars = { profile, sub: opts.sub };
   const signer = { slot: `${profile}/${opts.slot}`, keys };
   const client = await req.clients.get(req.sts, { signer });
-  const startedAt = now();
-  try {
-    const out = await client.send(
-      new AssumeRoleCommand({
-        RoleArn: role.arn,
-        RoleSessionName: renderSessionName(role.sessionName, vars),
-        DurationSeconds: opts.durationSeconds,
-        ExternalId: role.externalId,
-        Policy: role.policy,
-        PolicyArns: role.policyArns?.map((arn) => ({ arn })),
-        Tags: role.tags?.map((t) => ({ Key: t.key, Value: t.value })),
-        TransitiveTagKeys: role.transitiveTagKeys,
-        SourceIdentity: role.sourceIdentity ? renderSessionName(role.sourceIdentity, vars) : undefined,
-      }),
-      sendOptions(req.sts),
-    );
-    return toCredentials(out.Credentials, {
-      profile,
+  return assumeCall(
+    req,
+    {
       roleArn: role.arn,
       durationSeconds: opts.durationSeconds,
-      assumedRoleArn: out.AssumedRoleUser?.Arn,
-      startedAt,
-      serverDate: serverDateOf(out),
-      receivedAt: now(),
-    });
-  } catch (err) {
-    if (err instanceof StsError) throw err;
-    throw mapStsError(err, {
-      profile,
-      target: opts.label,
-      accessDeniedHint: `check ${role.arn}'s trust policy: its Principal must name the calling identity (the previous role, or the source's user/role)${role.externalId ? ' and its sts:ExternalId condition must equal the configured externalId' : ', and add externalId if it requires sts:ExternalId'}; for tags and sourceIdentity it must also allow sts:TagSession / sts:SetSourceIdentity`,
-    });
-  }
+      errors: {
+        profile,
+        target: opts.label,
+        accessDeniedHint: `check ${role.arn}'s trust policy: its Principal must name the calling identity (the previous role, or the source's user/role)${role.externalId ? ' and its sts:ExternalId condition must equal the configured externalId' : ', and add externalId if it requires sts:ExternalId'}; for tags and sourceIdentity it must also allow sts:TagSession / sts:SetSourceIdentity`,
+      },
+    },
+    (options) =>
+      client.send(
+        new AssumeRoleCommand({
+          RoleArn: role.arn,
+          RoleSessionName: renderSessionName(role.sessionName, vars),
+          DurationSeconds: opts.durationSeconds,
+          ExternalId: role.externalId,
+          Policy: role.policy,
+          PolicyArns: role.policyArns?.map((arn) => ({ arn })),
+          Tags: role.tags?.map((t) => ({ Key: t.key, Value: t.value })),
+          TransitiveTagKeys: role.transitiveTagKeys,
+          SourceIdentity: role.sourceIdentity ? renderSessionName(role.sourceIdentity, vars) : undefined,
+        }),
+        options,
+      ),
+  );
 }

@@ -3,6 +3,10 @@
 import type { Credentials as StsCredentials } from '@aws-sdk/client-sts';
 import { StsError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
+import { serverDateOf } from './clients.ts';
+import { mapStsError, type StsCallContext } from './errors.ts';
+import type { ExchangeRequest } from './request.ts';
+import { sendOptions } from './settings.ts';
 
 export interface ResultOptions {
   profile: string;
@@ -45,4 +49,38 @@ export function toCredentials(c: StsCredentials | undefined, opts: ResultOptions
     assumedRoleArn: opts.assumedRoleArn,
     clockSkewMs: skew,
   };
+}
+
+/** What an AssumeRole* call answers that the broker keeps. */
+interface AssumeOutput {
+  Credentials?: StsCredentials | undefined;
+  AssumedRoleUser?: { Arn?: string | undefined } | undefined;
+}
+
+/**
+ * One AssumeRole* call, timed on this host's clock and bounded by sts.timeout: its answer as
+ * AwsCredentials, or any failure as an StsError worded by `call.errors` (src/sts/errors.ts).
+ * Each exchange builds its command; the timing, conversion and error mapping are the same for all.
+ */
+export async function assumeCall(
+  req: ExchangeRequest,
+  call: { roleArn: string; durationSeconds: number; errors: StsCallContext },
+  send: (options: { abortSignal: AbortSignal }) => Promise<AssumeOutput>,
+): Promise<AwsCredentials> {
+  const now = req.now ?? Date.now;
+  const startedAt = now();
+  try {
+    const out = await send(sendOptions(req.sts));
+    return toCredentials(out.Credentials, {
+      profile: req.profile,
+      roleArn: call.roleArn,
+      durationSeconds: call.durationSeconds,
+      assumedRoleArn: out.AssumedRoleUser?.Arn,
+      startedAt,
+      serverDate: serverDateOf(out),
+      receivedAt: now(),
+    });
+  } catch (err) {
+    throw err instanceof StsError ? err : mapStsError(err, call.errors);
+  }
 }

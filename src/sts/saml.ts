@@ -2,14 +2,11 @@
 // assertion's Role attribute (the one naming role.arn), and DurationSeconds never asks for more
 // than the assertion's SessionDuration allows.
 import { AssumeRoleWithSAMLCommand } from '@aws-sdk/client-sts';
-import { SourceError, StsError } from '../errors.ts';
+import { SourceError } from '../errors.ts';
 import type { AwsCredentials } from '../model/credentials.ts';
 import type { SamlProof, SamlRolePair } from '../model/proof.ts';
-import { serverDateOf } from './clients.ts';
-import { mapStsError } from './errors.ts';
 import type { ExchangeRequest } from './request.ts';
-import { toCredentials } from './result.ts';
-import { sendOptions } from './settings.ts';
+import { assumeCall } from './result.ts';
 
 /** STS's lower bound for DurationSeconds. */
 const MIN_DURATION_SECONDS = 900;
@@ -49,37 +46,30 @@ export async function assumeRoleWithSaml(req: ExchangeRequest, proof: SamlProof)
   const { role, profile } = req;
   const pair = chooseRolePair(proof, role.arn, profile);
   const durationSeconds = samlDurationSeconds(role.durationSeconds, proof.sessionDuration);
-  const now = req.now ?? Date.now;
   const client = await req.clients.get(req.sts);
-  const startedAt = now();
-  try {
-    const out = await client.send(
-      new AssumeRoleWithSAMLCommand({
-        RoleArn: pair.roleArn,
-        PrincipalArn: pair.principalArn,
-        SAMLAssertion: proof.assertion,
-        DurationSeconds: durationSeconds,
-        Policy: role.policy,
-        PolicyArns: role.policyArns?.map((arn) => ({ arn })),
-      }),
-      sendOptions(req.sts),
-    );
-    return toCredentials(out.Credentials, {
-      profile,
+  return assumeCall(
+    req,
+    {
       roleArn: role.arn,
       durationSeconds,
-      assumedRoleArn: out.AssumedRoleUser?.Arn,
-      startedAt,
-      serverDate: serverDateOf(out),
-      receivedAt: now(),
-    });
-  } catch (err) {
-    if (err instanceof StsError) throw err;
-    throw mapStsError(err, {
-      profile,
-      target: role.arn,
-      samlProvider: pair.principalArn,
-      accessDeniedHint: `check the role's trust policy: Principal {"Federated": "${pair.principalArn}"}, Action sts:AssumeRoleWithSAML, Condition SAML:aud = https://signin.aws.amazon.com/saml`,
-    });
-  }
+      errors: {
+        profile,
+        target: role.arn,
+        samlProvider: pair.principalArn,
+        accessDeniedHint: `check the role's trust policy: Principal {"Federated": "${pair.principalArn}"}, Action sts:AssumeRoleWithSAML, Condition SAML:aud = https://signin.aws.amazon.com/saml`,
+      },
+    },
+    (options) =>
+      client.send(
+        new AssumeRoleWithSAMLCommand({
+          RoleArn: pair.roleArn,
+          PrincipalArn: pair.principalArn,
+          SAMLAssertion: proof.assertion,
+          DurationSeconds: durationSeconds,
+          Policy: role.policy,
+          PolicyArns: role.policyArns?.map((arn) => ({ arn })),
+        }),
+        options,
+      ),
+  );
 }
