@@ -2,7 +2,7 @@
 // Fetches from the RUNNING broker (never from the IdP or STS itself, so every app shares the
 // broker's cache) and prints the Version 1 JSON. stdout carries that JSON only; any failure is one
 // line on stderr and a non-zero exit, which the SDKs show to the user (contract §7).
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { describeError, EXIT } from '../errors.ts';
 import { networkErrorCode } from '../net.ts';
 import { type Endpoint, endpointFor } from './endpoint.ts';
@@ -55,7 +55,7 @@ export async function credentialProcessCommand(
   try {
     // As the SDKs send AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: verbatim but for the leading and
     // trailing whitespace a header value cannot hold (fetch strips it too; `echo` adds a newline).
-    token = (await readFile(endpoint.tokenFile, 'utf8')).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+    token = readFileSync(endpoint.tokenFile, 'utf8').replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     io.stderr(

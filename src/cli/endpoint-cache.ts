@@ -5,10 +5,24 @@
 // keyed by the config file's identity and the broker's build, and read back only from a folder and
 // file that only this user can write: whoever could write the entry could send this user's client
 // token to a URL of their choosing. Anything wrong with an entry means the config is loaded in full.
-import { createHash, randomBytes } from 'node:crypto';
-import { type BigIntStats, constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+//
+// Synchronous fs, and no node:crypto or node:os: this runs once per process, before anything else
+// could use the time, and each built-in module loaded costs a call to this command milliseconds.
+import {
+  type BigIntStats,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { buildInfo } from '../telemetry/build-info.ts';
 import { type EndpointConfig, endpointPart } from './endpoint.ts';
@@ -45,15 +59,24 @@ export async function endpointConfig(
   const file = path.resolve(configPath);
   const entry = entryPath(file, env);
   // Taken before the file is read: a change after this makes the kept key stale, never the content.
-  const st = entry ? await stat(file, { bigint: true }).catch(() => undefined) : undefined;
+  const st = entry ? statOrUndefined(file) : undefined;
   const key = st && keyOf(build, file, st);
-  const cached = key && entry ? await read(entry, key) : undefined;
+  const cached = key && entry ? read(entry, key) : undefined;
   if (cached) return { config: cached, file };
   const loaded = await load();
   if (key && entry && !loaded.fromEnvironment && BigInt(Date.now()) * 1_000_000n - st!.mtimeNs > RACY_NS) {
-    await write(entry, key, endpointPart(loaded.config));
+    write(entry, key, endpointPart(loaded.config));
   }
   return loaded;
+}
+
+/** No file, or one this user cannot stat: `load` says why, with the config loader's wording. */
+function statOrUndefined(file: string): BigIntStats | undefined {
+  try {
+    return statSync(file, { bigint: true });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the entry for one config path is kept; undefined where there is no user id to check files
@@ -62,9 +85,18 @@ export function entryPath(file: string, env: NodeJS.ProcessEnv = process.env): s
   if (process.getuid === undefined) return undefined;
   // XDG: a relative XDG_CACHE_HOME is invalid and is ignored.
   const xdg = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : undefined;
-  const base = xdg ?? path.join(env.HOME || homedir(), '.cache');
-  const name = createHash('sha256').update(file).digest('hex').slice(0, 32);
-  return path.join(base, 'credential-broker', `endpoint-${name}.json`);
+  const home = env.HOME;
+  if (!xdg && !home) return undefined;
+  const base = xdg ?? path.join(home!, '.cache');
+  return path.join(base, 'credential-broker', `endpoint-${fnv1a64(file)}.json`);
+}
+
+/** A short name for a path. Not a secure hash, and it need not be: two paths with one name only
+ * replace each other's entry, since the entry's key holds the whole path. */
+function fnv1a64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(text)) h = BigInt.asUintN(64, (h ^ BigInt(byte)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
 }
 
 function thisBuild(): string {
@@ -83,20 +115,20 @@ function private_(st: Stats): boolean {
   return st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
 }
 
-async function read(entry: string, key: string): Promise<EndpointConfig | undefined> {
+function read(entry: string, key: string): EndpointConfig | undefined {
   try {
-    const dir = await lstat(path.dirname(entry));
+    const dir = lstatSync(path.dirname(entry));
     if (!dir.isDirectory() || !private_(dir)) return undefined;
     // O_NOFOLLOW: a symlink is refused here; the ownership checks are on what was opened (fstat),
     // so a file swapped in after the folder check is checked too.
-    const handle = await open(entry, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const fd = openSync(entry, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      const st = await handle.stat();
+      const st = fstatSync(fd);
       if (!st.isFile() || !private_(st) || st.size > 1 << 20) return undefined;
-      const kept = JSON.parse(await handle.readFile('utf8')) as { key?: unknown; config?: unknown };
+      const kept = JSON.parse(readFileSync(fd, 'utf8')) as { key?: unknown; config?: unknown };
       return kept.key === key && isEndpointConfig(kept.config) ? kept.config : undefined;
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch {
     return undefined; // no entry yet, one this user cannot read, or not JSON: load the config
@@ -124,36 +156,32 @@ function isEndpointConfig(c: unknown): c is EndpointConfig {
 
 /** Written to a temporary name and renamed, so a concurrent call reads the old entry or the new. A
  * failure (a read-only or foreign home) only means the next call loads the config again. */
-async function write(entry: string, key: string, config: EndpointConfig): Promise<void> {
+function write(entry: string, key: string, config: EndpointConfig): void {
   const dir = path.dirname(entry);
-  const temporary = `${entry}.${randomBytes(6).toString('hex')}.tmp`;
+  // 'wx' below: a name another process (or a crashed one) holds fails this write, nothing else.
+  const temporary = `${entry}.${process.pid}-${process.hrtime.bigint()}.tmp`;
   try {
     // Created only inside a cache folder this user owns: run as root with another user's HOME
     // (sudo -E), it would otherwise leave root-owned folders in their home that their own calls
     // could never use.
-    if (!(await ownedFolder(path.dirname(dir))) || !(await ownedFolder(dir, true))) return;
-    const handle = await open(temporary, 'wx', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify({ key, config }));
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, entry);
+    if (!ownedFolder(path.dirname(dir)) || !ownedFolder(dir, true)) return;
+    writeFileSync(temporary, JSON.stringify({ key, config }), { flag: 'wx', mode: 0o600 });
+    renameSync(temporary, entry);
   } catch {
-    await rm(temporary, { force: true }).catch(() => {});
+    rmSync(temporary, { force: true });
   }
 }
 
 /** `folder` is (or is now made, mode 0700, if its parent is this user's) a folder of this user's; and
  * writable by no one else if `private`. */
-async function ownedFolder(folder: string, privately = false): Promise<boolean> {
+function ownedFolder(folder: string, privately = false): boolean {
   const uid = process.getuid?.();
-  let st = await lstat(folder).catch(() => undefined);
+  let st = lstatSync(folder, { throwIfNoEntry: false });
   if (!st) {
-    const parent = await lstat(path.dirname(folder)).catch(() => undefined);
+    const parent = lstatSync(path.dirname(folder), { throwIfNoEntry: false });
     if (!parent?.isDirectory() || parent.uid !== uid) return false;
-    await mkdir(folder, { mode: 0o700 });
-    st = await lstat(folder);
+    mkdirSync(folder, { mode: 0o700 });
+    st = lstatSync(folder);
   }
   return st.isDirectory() && (privately ? private_(st) : st.uid === uid);
 }

@@ -1,9 +1,10 @@
 // Where an app reaches a profile on the running broker: the URL and the token file, as derived from
 // the broker's config (used by `env` and `credential-process`).
+// Not from broker.ts or the server: credential_process runs on every SDK fetch, and broker.ts loads
+// the AWS SDK and fastify (and the token code node:crypto).
+import { defaultTokenFile } from '../config/default-path.ts';
 import { ConfigError } from '../errors.ts';
 import { parseListen } from '../net.ts';
-// Not from broker.ts: credential_process runs on every SDK fetch, and broker.ts loads the AWS SDK and fastify.
-import { defaultTokenFile } from '../server/client-tokens.ts';
 
 export interface Endpoint {
   url: string;

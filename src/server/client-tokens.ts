@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { defaultTokenFile } from '../config/default-path.ts';
 import type { Config } from '../config/schema/index.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -102,11 +103,6 @@ function tokenFileError(file: string, err: unknown): ConfigError {
     `cannot create or read the client token file ${file} (${code ?? String(err)}); set server.tokenFile (or the profile's tokenFile) to a path the broker may write, such as $RUNTIME_DIRECTORY/token under systemd`,
     { cause: err },
   );
-}
-
-/** Where the shared client token lives unless server.tokenFile says otherwise. */
-export function defaultTokenFile(): string {
-  return path.join(process.env.RUNTIME_DIRECTORY ?? '/run/credential-broker', 'token');
 }
 
 /** The token file that grants `profile`: its own tokenFile, else the shared one. */
