@@ -36,6 +36,9 @@ const quick = process.argv.includes('--quick'); // shorter runs, for a smoke tes
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const ROLE = 'arn:aws:iam::123456789012:role/bench';
+/** What runs the broker: dist/ as npm installs it, or BENCH_ENTRY=dist/bundle/credential-broker.mjs
+ * (`npm run bundle`), the one file the .deb runs. */
+const ENTRY = path.resolve(root, process.env.BENCH_ENTRY ?? 'dist/main.js');
 /** Paired rounds per comparison: the figures are medians, with the spread of the ratios. */
 const ROUNDS = 3;
 /** Start-up runs are short and noisy (process spawn, disk cache): more of them. */
@@ -150,13 +153,9 @@ async function startBroker(config: string): Promise<Running> {
   const started = performance.now();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the broker under the load.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, path.join(root, 'dist/main.js'), 'serve', '--config', config],
-    {
-      stdio: ['ignore', out, 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, [...nodeArgs, ENTRY, 'serve', '--config', config], {
+    stdio: ['ignore', out, 'inherit'],
+  });
   closeSync(out);
   let exited: number | null | undefined;
   child.once('exit', (code) => {
@@ -532,10 +531,10 @@ async function credentialProcess(): Promise<void> {
   const broker = await startBroker(config);
   const n = quick ? 3 : 10;
   const call = async (cacheHome: string) => {
-    const r = await nodeRun(
-      [path.join(root, 'dist/main.js'), 'credential-process', '--profile', 'default', '--config', config],
-      { ...process.env, XDG_CACHE_HOME: cacheHome },
-    );
+    const r = await nodeRun([ENTRY, 'credential-process', '--profile', 'default', '--config', config], {
+      ...process.env,
+      XDG_CACHE_HOME: cacheHome,
+    });
     if (!r.stdout.includes('"Version":1')) throw new Error(`credential-process printed ${r.stdout}`);
     return r;
   };
