@@ -36,9 +36,10 @@ const quick = process.argv.includes('--quick'); // shorter runs, for a smoke tes
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const ROLE = 'arn:aws:iam::123456789012:role/bench';
-/** What runs the broker: dist/ as npm installs it, or BENCH_ENTRY=dist/bundle/credential-broker.mjs
- * (`npm run bundle`), the one file the .deb runs. */
-const ENTRY = path.resolve(root, process.env.BENCH_ENTRY ?? 'dist/main.js');
+/** What runs the broker: dist/ as npm installs it; the start-up rows also run the bundle
+ * (`npm run bundle`, what the .deb runs). */
+const ENTRY = path.join(root, 'dist/main.js');
+const BUNDLE_ENTRY = path.join(root, 'dist/bundle/credential-broker.mjs');
 /** Paired rounds per comparison: the figures are medians, with the spread of the ratios. */
 const ROUNDS = 3;
 /** Start-up runs are short and noisy (process spawn, disk cache): more of them. */
@@ -147,13 +148,13 @@ interface Running {
 
 /** Starts `node dist/main.js serve` and resolves when it logs that every profile is ready.
  * Its log goes to a file, so that reading it costs this (load-generating) process nothing. */
-async function startBroker(config: string): Promise<Running> {
+async function startBroker(config: string, entry = ENTRY): Promise<Running> {
   const log = `${config}.log`;
   const out = openSync(log, 'w');
   const started = performance.now();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the broker under the load.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, ENTRY, 'serve', '--config', config], {
+  const child = spawn(process.execPath, [...nodeArgs, entry, 'serve', '--config', config], {
     stdio: ['ignore', out, 'inherit'],
   });
   closeSync(out);
@@ -462,9 +463,9 @@ async function directSdkCallMs(jwt: string): Promise<number> {
 }
 
 /** From spawning `serve` to the first credentials answered on the endpoint. */
-async function firstCredentialsMs(config: string): Promise<number> {
+async function firstCredentialsMs(config: string, entry = ENTRY): Promise<number> {
   const started = performance.now();
-  const broker = await startBroker(config);
+  const broker = await startBroker(config, entry);
   const token = readFileSync(tokenFile, 'utf8');
   const res = await fetch(`${broker.url}/v1/credentials`, { headers: { authorization: token } });
   await res.text();
@@ -483,12 +484,21 @@ async function startup(): Promise<void> {
   ).getProof();
   if (proof.kind !== 'web-identity') throw new Error('the bench profile should give a JWT');
   const ours: number[] = [];
+  const bundled: number[] = [];
   const bases: number[] = [];
   for (let i = 0; i < STARTUP_ROUNDS; i++) {
     ours.push(await firstCredentialsMs(config));
+    bundled.push(await firstCredentialsMs(config, BUNDLE_ENTRY));
     bases.push(await directSdkCallMs(proof.token));
   }
   recordPaired('start to first credentials', paired(ours, bases), 'ms', '≤ 2×', (x) => x <= 2);
+  recordPaired(
+    'start to first credentials (bundle, as the .deb)',
+    paired(bundled, bases),
+    'ms',
+    '≤ 2×',
+    (x) => x <= 2,
+  );
 }
 
 /** Runs `node ARGS` once; wall time and peak RSS (the child reports its own maxRSS on exit through
@@ -530,8 +540,8 @@ async function credentialProcess(): Promise<void> {
   await utimes(config, past, past);
   const broker = await startBroker(config);
   const n = quick ? 3 : 10;
-  const call = async (cacheHome: string) => {
-    const r = await nodeRun([ENTRY, 'credential-process', '--profile', 'default', '--config', config], {
+  const call = async (cacheHome: string, entry = ENTRY) => {
+    const r = await nodeRun([entry, 'credential-process', '--profile', 'default', '--config', config], {
       ...process.env,
       XDG_CACHE_HOME: cacheHome,
     });
@@ -541,14 +551,17 @@ async function credentialProcess(): Promise<void> {
   const warmHome = await mkdtemp(path.join(dir, 'cache-warm-'));
   const cold = { ms: [] as number[], rss: [] as number[] };
   const warm = { ms: [] as number[], rss: [] as number[] };
+  const bundled = { ms: [] as number[], rss: [] as number[] };
   const base = { ms: [] as number[], rss: [] as number[] };
   try {
     await call(warmHome); // keeps the endpoint
+    await call(warmHome, BUNDLE_ENTRY); // the bundle's build id is its own: its own entry
     for (let i = 0; i < n; i++) {
       // cold: a cache folder of its own, so the config is parsed and validated (and then kept)
       for (const [into, r] of [
         [cold, await call(await mkdtemp(path.join(dir, 'cache-cold-')))],
         [warm, await call(warmHome)],
+        [bundled, await call(warmHome, BUNDLE_ENTRY)],
         [base, await nodeRun(['-e', ''])],
       ] as const) {
         into.ms.push(r.ms);
@@ -565,6 +578,7 @@ async function credentialProcess(): Promise<void> {
   // report-only: it is one call per config change.
   for (const [name, m, target] of [
     ['credential-process', warm, true],
+    ['credential-process (bundle, as the .deb)', bundled, true],
     ['credential-process, cold (first call after a config change)', cold, false],
   ] as const) {
     recordPaired(
@@ -706,6 +720,7 @@ function fmt(n: number): string {
 
 try {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'bundle'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   const benchmarks = { throughput, coldBurst, sdkLoop, startup, credentialProcess, memory, stsCallsPerHour };
   const unknown = [...(only ?? [])].filter((name) => !(name in benchmarks));
   if (unknown.length > 0) {
