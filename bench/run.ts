@@ -449,30 +449,28 @@ await sts.send(new AssumeRoleWithWebIdentityCommand({
   RoleArn: process.env.BENCH_ROLE, RoleSessionName: 'bench', WebIdentityToken: process.env.BENCH_JWT,
 }));`;
 
-async function directSdkCallMs(jwt: string): Promise<number> {
-  const started = performance.now();
-  await new Promise<void>((resolve, reject) =>
-    execFile(
-      process.execPath,
-      ['--input-type=module', '-e', DIRECT_SDK_CALL],
-      { cwd: root, env: { ...process.env, BENCH_STS: sts.url, BENCH_ROLE: ROLE, BENCH_JWT: jwt } },
-      (err) => (err ? reject(err) : resolve()),
-    ),
-  );
-  return performance.now() - started;
+async function directSdkCall(jwt: string): Promise<{ ms: number; cpuMs: number }> {
+  return nodeRun(['--input-type=module', '-e', DIRECT_SDK_CALL], {
+    ...process.env,
+    BENCH_STS: sts.url,
+    BENCH_ROLE: ROLE,
+    BENCH_JWT: jwt,
+  });
 }
 
-/** From spawning `serve` to the first credentials answered on the endpoint. */
-async function firstCredentialsMs(config: string, entry = ENTRY): Promise<number> {
+/** From spawning `serve` to the first credentials answered on the endpoint; and the CPU time the
+ * broker process had used by then. */
+async function firstCredentials(config: string, entry = ENTRY): Promise<{ ms: number; cpuMs: number }> {
   const started = performance.now();
   const broker = await startBroker(config, entry);
   const token = readFileSync(tokenFile, 'utf8');
   const res = await fetch(`${broker.url}/v1/credentials`, { headers: { authorization: token } });
   await res.text();
-  const elapsed = performance.now() - started;
+  const ms = performance.now() - started;
+  const cpuMs = cpuMicros(broker.child.pid!) / 1000;
   await broker.stop();
   if (res.status !== 200) throw new Error(`first credentials: ${res.status}`);
-  return elapsed;
+  return { ms, cpuMs };
 }
 
 async function startup(): Promise<void> {
@@ -483,30 +481,34 @@ async function startup(): Promise<void> {
     ConfigSchema.parse({ profiles: { p: profile() } }).profiles.p!.source,
   ).getProof();
   if (proof.kind !== 'web-identity') throw new Error('the bench profile should give a JWT');
-  const ours: number[] = [];
-  const bundled: number[] = [];
-  const bases: number[] = [];
+  const runs = () => ({ ms: [] as number[], cpu: [] as number[] });
+  const [ours, bundled, bases] = [runs(), runs(), runs()];
   for (let i = 0; i < STARTUP_ROUNDS; i++) {
-    ours.push(await firstCredentialsMs(config));
-    bundled.push(await firstCredentialsMs(config, BUNDLE_ENTRY));
-    bases.push(await directSdkCallMs(proof.token));
+    for (const [into, r] of [
+      [ours, await firstCredentials(config)],
+      [bundled, await firstCredentials(config, BUNDLE_ENTRY)],
+      [bases, await directSdkCall(proof.token)],
+    ] as const) {
+      into.ms.push(r.ms);
+      into.cpu.push(r.cpuMs);
+    }
   }
-  recordPaired('start to first credentials', paired(ours, bases), 'ms', '≤ 2×', (x) => x <= 2);
-  recordPaired(
-    'start to first credentials (bundle, as the .deb)',
-    paired(bundled, bases),
-    'ms',
-    '≤ 2×',
-    (x) => x <= 2,
-  );
+  for (const [name, m] of [
+    ['start to first credentials', ours],
+    ['start to first credentials (bundle, as the .deb)', bundled],
+  ] as const) {
+    recordPaired(name, paired(m.ms, bases.ms), 'ms', '≤ 2×', (x) => x <= 2);
+    recordPaired(`${name}: CPU time`, paired(m.cpu, bases.cpu), 'ms', 'report');
+  }
 }
 
-/** Runs `node ARGS` once; wall time and peak RSS (the child reports its own maxRSS on exit through
- * fd 3, from a preloaded one-liner: cheaper and more exact than sampling /proc). */
+/** Runs `node ARGS` once; wall time, CPU time and peak RSS (the child reports its own resource
+ * usage on exit through fd 3, from a preloaded one-liner: cheaper and more exact than sampling
+ * /proc). CPU time barely moves with how busy the machine is; wall time does, by ±2×. */
 function nodeRun(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ ms: number; maxRssMb: number; stdout: string }> {
+): Promise<{ ms: number; cpuMs: number; maxRssMb: number; stdout: string }> {
   const started = performance.now();
   const child = spawn(process.execPath, ['--require', reportRss, ...args], {
     cwd: root,
@@ -514,21 +516,21 @@ function nodeRun(
     stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
   });
   let stdout = '';
-  let rss = '';
+  let usage = '';
   child.stdout!.on('data', (d) => (stdout += d));
-  (child.stdio[3] as NodeJS.ReadableStream).on('data', (d) => (rss += d));
+  (child.stdio[3] as NodeJS.ReadableStream).on('data', (d) => (usage += d));
   return new Promise((resolve, reject) =>
-    child.once('close', (code) =>
-      code === 0
-        ? resolve({ ms: performance.now() - started, maxRssMb: Number(rss) / 1024, stdout })
-        : reject(new Error(`node ${args.join(' ')} exited ${code}`)),
-    ),
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`node ${args.join(' ')} exited ${code}`));
+      const [maxRss, cpuUs] = usage.split(' ').map(Number);
+      resolve({ ms: performance.now() - started, cpuMs: cpuUs! / 1000, maxRssMb: maxRss! / 1024, stdout });
+    }),
   );
 }
 const reportRss = path.join(dir, 'report-rss.cjs');
 writeFileSync(
   reportRss,
-  "process.on('exit', () => require('node:fs').writeSync(3, String(process.resourceUsage().maxRSS)));\n",
+  "process.on('exit', () => { const u = process.resourceUsage(); require('node:fs').writeSync(3, u.maxRSS + ' ' + (u.userCPUTime + u.systemCPUTime)); });\n",
 );
 
 async function credentialProcess(): Promise<void> {
@@ -549,10 +551,8 @@ async function credentialProcess(): Promise<void> {
     return r;
   };
   const warmHome = await mkdtemp(path.join(dir, 'cache-warm-'));
-  const cold = { ms: [] as number[], rss: [] as number[] };
-  const warm = { ms: [] as number[], rss: [] as number[] };
-  const bundled = { ms: [] as number[], rss: [] as number[] };
-  const base = { ms: [] as number[], rss: [] as number[] };
+  const runs = () => ({ ms: [] as number[], cpu: [] as number[], rss: [] as number[] });
+  const [cold, warm, bundled, base] = [runs(), runs(), runs(), runs()];
   try {
     await call(warmHome); // keeps the endpoint
     await call(warmHome, BUNDLE_ENTRY); // the bundle's build id is its own: its own entry
@@ -565,6 +565,7 @@ async function credentialProcess(): Promise<void> {
         [base, await nodeRun(['-e', ''])],
       ] as const) {
         into.ms.push(r.ms);
+        into.cpu.push(r.cpuMs);
         into.rss.push(r.maxRssMb);
       }
     }
@@ -588,6 +589,7 @@ async function credentialProcess(): Promise<void> {
       target ? '≤ 1.5× (≤ 150 ms)' : 'report',
       target ? (x) => x <= 1.5 : undefined,
     );
+    recordPaired(`${name}: CPU time per call`, paired(m.cpu, base.cpu), 'ms', 'report');
     const r = paired(m.rss, base.rss);
     record(
       `${name}: peak RSS`,
