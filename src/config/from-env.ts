@@ -40,7 +40,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Loa
       },
     },
   };
-  const result = ConfigSchema.safeParse(raw);
+  const result = ConfigSchema.safeParse(raw, { jitless: true }); // as load.ts, for the same reason
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const at = issue.path.map(String).join('.');

@@ -50,9 +50,11 @@ export function parseConfig(text: string, file: string): Config {
   }
   if (raw === null || raw === undefined) raw = {};
   // reportInput: tells a missing setting (input undefined) from one of the wrong type; the input
-  // itself is never printed (it may be a secret written inline by mistake).
+  // itself is never printed (it may be a secret written inline by mistake). jitless: zod would
+  // otherwise compile a parser per object schema (new Function) for a parse done once per start or
+  // reload: ~10 ms more at start with one profile, ~4 ms with 100 (docs/performance.md).
   const result = resolvingPathsAgainst(path.dirname(file), () =>
-    ConfigSchema.safeParse(raw, { reportInput: true }),
+    ConfigSchema.safeParse(raw, { reportInput: true, jitless: true }),
   );
   if (!result.success) throw new ConfigError(formatIssues(file, result.error.issues));
   return result.data;
