@@ -23,6 +23,8 @@ let configPath: string;
 
 before(async () => {
   world = await startWorld();
+  // credential-process keeps the config's endpoint in the user's cache folder: this file's own.
+  process.env.XDG_CACHE_HOME = path.join(world.dir, 'cache');
   let broker: Awaited<ReturnType<World['broker']>>['broker'];
   ({ app, broker } = await world.broker(
     world.config({
@@ -108,8 +110,7 @@ describe('credential-broker credential-process', () => {
   });
 
   it('a second call, from the endpoint kept in the cache, prints the same credentials', async () => {
-    // Kept only for a config not modified in the last seconds; in a cache folder of this test's own.
-    process.env.XDG_CACHE_HOME = path.join(world.dir, 'cache');
+    // Kept only for a config not modified in the last seconds.
     const past = Date.now() / 1000 - 60;
     await utimes(configPath, past, past);
     const entry = entryPath(configPath)!;
