@@ -5,7 +5,7 @@
 // credential-process modules, a config loaded from YAML, a source created and asked for a proof.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -117,5 +117,32 @@ profiles:
       'undici',
       'pino',
     ]);
+  });
+
+  it('credential-process with the endpoint kept (src/cli/endpoint-cache.ts) loads neither yaml nor zod', async (t) => {
+    // Kept only for a config not modified in the last seconds; in a cache folder of this test's own.
+    const kept = path.join(dir, 'kept.yaml');
+    await writeFile(kept, await readFile(config, 'utf8'));
+    const past = Date.now() / 1000 - 60;
+    await utimes(kept, past, past);
+    const before = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
+    t.after(() => {
+      if (before === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = before;
+    });
+    const callOnce = `
+      import { credentialProcessCommand } from './src/cli/credential-process.ts';
+      await credentialProcessCommand(
+        { configPath: ${JSON.stringify(kept)}, profile: 'default', url: undefined, tokenFile: undefined },
+        { stdout: () => {}, stderr: () => {} },
+      );
+    `;
+    const first = await packagesLoadedBy(callOnce);
+    assert.ok(
+      first.has('yaml') && first.has('zod'),
+      `the first call loads the config: ${[...first].join(', ')}`,
+    );
+    assertNone(await packagesLoadedBy(callOnce), ['yaml', 'zod', 'undici']);
   });
 });
