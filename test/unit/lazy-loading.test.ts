@@ -57,6 +57,9 @@ describe('source code is loaded only for the source types a config uses', () => 
   let config: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cb-lazy-'));
+    // credential-process keeps the config's endpoint in the user's cache folder: this file's own
+    // (the children inherit it).
+    process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
     config = path.join(dir, 'config.yaml');
     await writeFile(path.join(dir, 'secret'), 'x', { mode: 0o600 });
     await writeFile(
@@ -119,18 +122,12 @@ profiles:
     ]);
   });
 
-  it('credential-process with the endpoint kept (src/cli/endpoint-cache.ts) loads neither yaml nor zod', async (t) => {
-    // Kept only for a config not modified in the last seconds; in a cache folder of this test's own.
+  it('credential-process with the endpoint kept (src/cli/endpoint-cache.ts) loads neither yaml nor zod', async () => {
+    // Kept only for a config not modified in the last seconds.
     const kept = path.join(dir, 'kept.yaml');
     await writeFile(kept, await readFile(config, 'utf8'));
     const past = Date.now() / 1000 - 60;
     await utimes(kept, past, past);
-    const before = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
-    t.after(() => {
-      if (before === undefined) delete process.env.XDG_CACHE_HOME;
-      else process.env.XDG_CACHE_HOME = before;
-    });
     const callOnce = `
       import { credentialProcessCommand } from './src/cli/credential-process.ts';
       await credentialProcessCommand(
