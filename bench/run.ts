@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromHttp } from '@aws-sdk/credential-providers';
 import { stringify } from 'yaml';
+import { NODE_FLAGS } from '../scripts/node-flags.ts';
 import { Broker } from '../src/broker.ts';
 import { ConfigSchema } from '../src/config/schema/index.ts';
 import { createSource } from '../src/sources/index.ts';
@@ -146,7 +147,8 @@ interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/main.js serve` and resolves when it logs that every profile is ready.
+/** Starts `node NODE_FLAGS ENTRY serve` (the flags the image and the .deb launch it with:
+ * scripts/node-flags.ts) and resolves when it logs that every profile is ready.
  * Its log goes to a file, so that reading it costs this (load-generating) process nothing. */
 async function startBroker(config: string, entry = ENTRY): Promise<Running> {
   const log = `${config}.log`;
@@ -154,7 +156,7 @@ async function startBroker(config: string, entry = ENTRY): Promise<Running> {
   const started = performance.now();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the broker under the load.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, entry, 'serve', '--config', config], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, entry, 'serve', '--config', config], {
     stdio: ['ignore', out, 'inherit'],
   });
   closeSync(out);

@@ -231,7 +231,10 @@ describe('Dockerfile', () => {
     assert.match(health, /CMD \["node", "-e", "fetch\(process\.env\.HEALTHCHECK_URL\)/);
     assert.match(steps(runtime, 'ENV').join(' '), /HEALTHCHECK_URL=http:\/\/127\.0\.0\.1:9911\/healthz/);
     assert.doesNotMatch(health, /curl|wget/);
-    assert.equal(steps(runtime, 'ENTRYPOINT').at(-1), '["node", "/app/bin/credential-broker.js"]');
+    assert.equal(
+      steps(runtime, 'ENTRYPOINT').at(-1),
+      '["node", "--max-semi-space-size=4", "/app/bin/credential-broker.js"]',
+    );
     assert.match(steps(runtime, 'CMD').at(-1) ?? '', /"serve"/);
   });
 
