@@ -1,7 +1,7 @@
 // The TLS listener's key material: read from the configured files (the key through a secret
 // reference), re-read every few seconds and swapped in with setSecureContext() when it changed,
 // so a renewed certificate (cert-manager, certbot, an operator's `mv`) needs no restart.
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -73,6 +73,18 @@ export const TLS_POLICY = {
   honorCipherOrder: true,
 } as const satisfies SecureContextOptions;
 
+/**
+ * Throws unless the key is the certificate's. createSecureContext() alone does not: it takes an
+ * empty key or certificate, and a key of another type (an EC key for an RSA certificate), and the
+ * listener then fails every handshake. A renewal caught mid-write (cert-manager, certbot and
+ * `openssl req -keyout` write the key first, then the certificate) looks exactly like that.
+ */
+function checkPair(pem: Pem): void {
+  const cert = new X509Certificate(pem.cert);
+  if (!cert.checkPrivateKey(createPrivateKey(pem.key)))
+    throw new Error(`the private key is not the key of the certificate (${cert.subject.replaceAll('\n', ', ')})`);
+}
+
 function contextOptions(pem: Pem): SecureContextOptions {
   return { ...TLS_POLICY, cert: pem.cert, key: pem.key, ...(pem.ca ? { ca: pem.ca } : {}) };
 }
@@ -92,7 +104,7 @@ export async function loadTls(config: TlsConfig): Promise<TlsMaterial> {
   let names: string[];
   try {
     names = certificateNames(pem.cert);
-    // Throws on a key that is not PEM or does not belong to the certificate.
+    checkPair(pem);
     createSecureContext(contextOptions(pem));
   } catch (err) {
     throw new ConfigError(`server.tls: the certificate or private key is unusable: ${describeError(err)}`, {
@@ -122,6 +134,7 @@ export async function loadTls(config: TlsConfig): Promise<TlsMaterial> {
           const next = await readPem(config);
           const d = digest(next);
           if (d === current) return;
+          checkPair(next); // throws on a half-written renewal: the next tick reads it again
           server.setSecureContext(contextOptions(next));
           pem = next;
           current = d;

@@ -16,6 +16,7 @@ import { ConfigSchema } from '../../src/config/schema/index.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { loadTls } from '../../src/server/tls.ts';
 import { consume } from '../harness/consumer.ts';
+import { until } from '../harness/serve-process.ts';
 import { ACCOUNT, startWorld, type World } from '../harness/world.ts';
 
 const exec = promisify(execFile);
@@ -165,6 +166,21 @@ describe('config: where TLS is required', () => {
         message: /server\.tls: the certificate or private key is unusable/,
       },
     );
+    // A key of another type than the certificate's (RSA for EC): createSecureContext() alone takes
+    // it, and every handshake would fail.
+    await openssl(
+      'genpkey',
+      '-algorithm',
+      'RSA',
+      '-pkeyopt',
+      'rsa_keygen_bits:2048',
+      '-out',
+      'other-type.key',
+    );
+    await assert.rejects(
+      loadTls(tlsSettings({ privateKey: `file:${path.join(pki, 'other-type.key')}` }) as never),
+      { code: 'CONFIG_INVALID', message: /private key is not the key of the certificate/ },
+    );
   });
 });
 
@@ -216,6 +232,56 @@ describe('https listener', () => {
     stop();
     assert.notEqual(second, first);
     assert.ok(world.logs.some((l) => l.includes('TLS certificate reloaded')));
+  });
+
+  it('a renewal caught half-written (empty key, or a key of another type) is not swapped in; the complete one is', async () => {
+    const { app, material, logger } = await rotating();
+    const { port } = app.server.address() as { port: number };
+    const caPem = await readFile(path.join(pki, 'ca.crt'), 'utf8');
+    const serial = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: [caPem] }, () => {
+          resolve(s.getPeerCertificate().serialNumber);
+          s.end();
+        });
+        s.on('error', reject);
+      });
+    const first = await serial();
+    const failed = () => world.logs.filter((l) => l.includes('TLS certificate reload failed')).length;
+    const reloaded = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
+    const [failedBefore, reloadedBefore] = [failed(), reloaded()];
+    const stop = material.watch(app, logger, 50);
+    try {
+      // The moments of a renewal that writes the key first: a new key of another type (RSA) beside
+      // the old (EC) certificate, then the certificate file truncated before it is written.
+      // createSecureContext() throws on neither.
+      await openssl(
+        'genpkey',
+        '-algorithm',
+        'RSA',
+        '-pkeyopt',
+        'rsa_keygen_bits:2048',
+        '-out',
+        'other-type.key',
+      );
+      const moments: [string, string][] = [
+        ['rot.key', await readFile(path.join(pki, 'other-type.key'), 'utf8')],
+        ['rot.crt', ''],
+      ];
+      for (const [file, text] of moments) {
+        const seen = failed();
+        await writeFile(path.join(pki, file), text);
+        await until(`the watcher to refuse ${file}`, () => failed() > seen, 10_000);
+        assert.equal(await serial(), first, 'the previous pair is still served, handshakes succeed');
+      }
+      assert.equal(reloaded(), reloadedBefore, 'nothing was swapped in');
+      await issue('rot', 'DNS:localhost,IP:127.0.0.1');
+      await until('the complete renewal to be loaded', () => reloaded() > reloadedBefore, 10_000);
+      assert.notEqual(await serial(), first, 'the renewed certificate is served');
+      assert.ok(failed() > failedBefore);
+    } finally {
+      stop();
+    }
   });
 
   it('with clientCa, a client without a certificate signed by it cannot connect', async () => {
