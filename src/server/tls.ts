@@ -82,7 +82,9 @@ export const TLS_POLICY = {
 function checkPair(pem: Pem): void {
   const cert = new X509Certificate(pem.cert);
   if (!cert.checkPrivateKey(createPrivateKey(pem.key)))
-    throw new Error(`the private key is not the key of the certificate (${cert.subject.replaceAll('\n', ', ')})`);
+    throw new Error(
+      `the private key is not the key of the certificate (${cert.subject.replaceAll('\n', ', ')})`,
+    );
 }
 
 function contextOptions(pem: Pem): SecureContextOptions {
