@@ -168,15 +168,7 @@ describe('config: where TLS is required', () => {
     );
     // A key of another type than the certificate's (RSA for EC): createSecureContext() alone takes
     // it, and every handshake would fail.
-    await openssl(
-      'genpkey',
-      '-algorithm',
-      'RSA',
-      '-pkeyopt',
-      'rsa_keygen_bits:2048',
-      '-out',
-      'other-type.key',
-    );
+    await otherTypeKey();
     await assert.rejects(
       loadTls(tlsSettings({ privateKey: `file:${path.join(pki, 'other-type.key')}` }) as never),
       { code: 'CONFIG_INVALID', message: /private key is not the key of the certificate/ },
@@ -215,37 +207,22 @@ describe('https listener', () => {
   it('a renewed certificate is served without a restart', async () => {
     const { app, material, logger } = await rotating();
     const { port } = app.server.address() as { port: number };
-    const stop = material.watch(app, logger, 100);
-    const serial = () =>
-      new Promise<string>((resolve, reject) => {
-        const s = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: [caPem] }, () => {
-          resolve(s.getPeerCertificate().serialNumber);
-          s.end();
-        });
-        s.on('error', reject);
-      });
-    const caPem = await readFile(path.join(pki, 'ca.crt'), 'utf8');
+    const serial = () => servedSerial(port);
     const first = await serial();
+    const reloaded = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
+    const before = reloaded();
+    const stop = material.watch(app, logger, 100);
     await issue('rot', 'DNS:localhost,IP:127.0.0.1');
-    await new Promise((r) => setTimeout(r, 400));
+    await until('the renewed pair to be loaded', () => reloaded() > before, 10_000);
     const second = await serial();
     stop();
     assert.notEqual(second, first);
-    assert.ok(world.logs.some((l) => l.includes('TLS certificate reloaded')));
   });
 
-  it('a renewal caught half-written (empty key, or a key of another type) is not swapped in; the complete one is', async () => {
+  it('a renewal caught half-written (a key of another type, an empty certificate) is not swapped in; the complete one is', async () => {
     const { app, material, logger } = await rotating();
     const { port } = app.server.address() as { port: number };
-    const caPem = await readFile(path.join(pki, 'ca.crt'), 'utf8');
-    const serial = () =>
-      new Promise<string>((resolve, reject) => {
-        const s = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: [caPem] }, () => {
-          resolve(s.getPeerCertificate().serialNumber);
-          s.end();
-        });
-        s.on('error', reject);
-      });
+    const serial = () => servedSerial(port);
     const first = await serial();
     const failed = () => world.logs.filter((l) => l.includes('TLS certificate reload failed')).length;
     const reloaded = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
@@ -255,15 +232,7 @@ describe('https listener', () => {
       // The moments of a renewal that writes the key first: a new key of another type (RSA) beside
       // the old (EC) certificate, then the certificate file truncated before it is written.
       // createSecureContext() throws on neither.
-      await openssl(
-        'genpkey',
-        '-algorithm',
-        'RSA',
-        '-pkeyopt',
-        'rsa_keygen_bits:2048',
-        '-out',
-        'other-type.key',
-      );
+      await otherTypeKey();
       const moments: [string, string][] = [
         ['rot.key', await readFile(path.join(pki, 'other-type.key'), 'utf8')],
         ['rot.crt', ''],
@@ -344,6 +313,23 @@ describe('TLS versions and cipher suites', () => {
     await policyHolds('after a reload');
   });
 });
+
+/** The serial number of the certificate the listener on `port` presents (trusting the test CA). */
+async function servedSerial(port: number): Promise<string> {
+  const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
+  return new Promise<string>((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: [ca] }, () => {
+      resolve(s.getPeerCertificate().serialNumber);
+      s.end();
+    });
+    s.on('error', reject);
+  });
+}
+
+/** An RSA key in other-type.key: of another type than the test certificates' EC keys. */
+async function otherTypeKey() {
+  await openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'other-type.key');
+}
 
 /** Copies the server certificate to rot.* so that the rotation test can replace it. */
 async function rotating() {
