@@ -332,6 +332,8 @@ describe('credential-broker advise (command)', () => {
       ['--issuer', 'https://idp.example.com/$(id)', /--issuer: the issuer must be a plain URL/],
       ['--role-name', 'my app', /--role-name: a role name is 1 to 64 letters/],
       ['--region', 'Frankfurt', /--region: a region looks like eu-west-1/],
+      // The config schema's own rule: a starter config.yaml it would refuse is never written.
+      ['--region', 'eu-west-10', /--region: a region looks like eu-west-1/],
     ] as const) {
       const badOption = await advise(['--has', 'oidc', option, bad]);
       assert.equal(badOption.code, 64, `${option} ${bad}`);

@@ -2,6 +2,7 @@
 // the files are written (--out), asked for: only those the recommended mechanism's files use and no
 // option gave, each checked as typed, with a default in brackets where one makes sense. The account
 // id has none: a placeholder account in written files makes a role no one can use.
+import { REGION_PATTERN } from '../../model/region.ts';
 import { isHttpsOrLoopback } from '../../net.ts';
 import type { MechanismId } from './decide.ts';
 import type { Parsed, Prompter } from './prompt.ts';
@@ -86,7 +87,7 @@ const RULES: Record<
     fallback: () => DEFAULT_PARAMS.roleName,
   },
   region: {
-    test: match(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'a region looks like eu-west-1 or us-gov-west-1'),
+    test: match(REGION_PATTERN, 'a region looks like eu-west-1 or us-gov-west-1'),
     fallback: () => process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || DEFAULT_PARAMS.region,
   },
   issuer: { test: url('the issuer', true) },

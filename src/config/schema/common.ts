@@ -2,6 +2,7 @@
 // listener addresses. They carry no description (`.meta`), so that each use has to say what it is for.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { REGION_PATTERN } from '../../model/region.ts';
 import { isHttpsOrLoopback, parseListen } from '../../net.ts';
 import { parseDuration } from '../duration.ts';
 import { resolveFileRef } from './path.ts';
@@ -41,7 +42,7 @@ export const DurationSchema = durationSchema({ ms: MAX_TIMER_MS, text: '24d' });
 export const ThresholdDurationSchema = durationSchema({ ms: 400 * 86_400_000, text: '400d' });
 
 const REGION_ERROR = 'expected an AWS region, like us-east-1 or eu-west-1';
-export const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: REGION_ERROR });
+export const RegionSchema = z.string().regex(REGION_PATTERN, { error: REGION_ERROR });
 
 /**
  * Where a secret lives. Secrets are never inline in the config file, so that the file can be
