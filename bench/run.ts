@@ -544,11 +544,16 @@ async function credentialProcess(): Promise<void> {
   await utimes(config, past, past);
   const broker = await startBroker(config);
   const n = quick ? 3 : 10;
+  // The .deb's launcher passes NODE_FLAGS to every command; an npm install's bin runs Node as it is.
   const call = async (cacheHome: string, entry = ENTRY) => {
-    const r = await nodeRun([entry, 'credential-process', '--profile', 'default', '--config', config], {
-      ...process.env,
-      XDG_CACHE_HOME: cacheHome,
-    });
+    const flags = entry === BUNDLE_ENTRY ? NODE_FLAGS : [];
+    const r = await nodeRun(
+      [...flags, entry, 'credential-process', '--profile', 'default', '--config', config],
+      {
+        ...process.env,
+        XDG_CACHE_HOME: cacheHome,
+      },
+    );
     if (!r.stdout.includes('"Version":1')) throw new Error(`credential-process printed ${r.stdout}`);
     return r;
   };
