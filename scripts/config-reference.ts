@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatDuration } from '../src/config/duration.ts';
 import { DEFAULT_CONFIG_PATH } from '../src/config/load.ts';
 import {

@@ -1,7 +1,7 @@
 // Building blocks the sections share: durations, secret references, paths, URLs, names and
 // listener addresses. They carry no description (`.meta`), so that each use has to say what it is for.
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { REGION_PATTERN } from '../../model/region.ts';
 import { isHttpsOrLoopback, parseListen } from '../../net.ts';
 import { parseDuration } from '../duration.ts';

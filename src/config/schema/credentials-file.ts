@@ -1,6 +1,6 @@
 // Config section `profiles.NAME.credentialsFile`: the profile also kept in a shared credentials file
 // (`~/.aws/credentials` format) for tools that read nothing else (src/cache/credentials-file.ts).
-import { z } from 'zod';
+import * as z from 'zod';
 import { PathSchema } from './path.ts';
 
 export const CredentialsFileSchema = z

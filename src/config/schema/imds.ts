@@ -1,5 +1,5 @@
 // Config section `imds`: the IMDSv2 emulation listener.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isLoopbackHost, parseListen } from '../../net.ts';
 import { AllowListSchema, DurationSchema, HostPortSchema, ProfileNameSchema } from './common.ts';
 

@@ -8,7 +8,7 @@
 // a default applied at run time rather than by the schema (the reference shows it as the default).
 // Settings that name a file are of the path type (./path.ts): relative ones resolve against the
 // config file's folder.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PROFILE_NAME_HELP, ProfileNameSchema } from './common.ts';
 import { ImdsSchema } from './imds.ts';
 import { LoggingSchema, MetricsSchema, ReloadSchema } from './logging.ts';

@@ -1,5 +1,5 @@
 // Config sections `logging`, `metrics` (the health and metrics listener) and `reload`.
-import { z } from 'zod';
+import * as z from 'zod';
 import { HostPortSchema } from './common.ts';
 
 export const LoggingSchema = z.strictObject({

@@ -1,5 +1,5 @@
 // Config section `network` (top level and per profile): proxy, proxy credentials, extra CAs.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SecretRefSchema } from './common.ts';
 import { PathSchema } from './path.ts';
 

@@ -2,7 +2,7 @@
 // reference), and a relative value resolves against the config file's folder while that file is
 // parsed. The schema says which settings are paths; nothing guesses from a key's name.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The folder relative paths resolve against, set only while loadConfig parses one file (zod
  * passes no context to a transform, and the parse is synchronous, so nothing else can see it). */

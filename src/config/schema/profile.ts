@@ -1,6 +1,6 @@
 // Config section `profiles.NAME`: a source, a role, and the rules that tie them together (role
 // settings the profile's exchange cannot honour are refused here, with the file and path named).
-import { z } from 'zod';
+import * as z from 'zod';
 import { CredentialsFileSchema } from './credentials-file.ts';
 import { NetworkSchema } from './network.ts';
 import { PathSchema } from './path.ts';

@@ -1,6 +1,6 @@
 // Config section `profiles.NAME.refresh`: when to refresh and how to back off; its defaults are
 // the only ones (src/cache/refresher.ts takes them from the parsed config).
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from './common.ts';
 
 /**

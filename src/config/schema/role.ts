@@ -1,5 +1,5 @@
 // Config section `profiles.NAME.role` and each `chain:` entry: the role assumed and its session options.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const RoleArnSchema = z
   .string({ error: 'expected an IAM role ARN, like arn:aws:iam::123456789012:role/NAME' })

@@ -1,5 +1,5 @@
 // Config section `server`: the credentials listener, its TLS and its limits.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isLoopbackHost, parseListen } from '../../net.ts';
 import { AllowListSchema, DurationSchema, HostPortSchema, SecretRefSchema } from './common.ts';
 import { PathSchema } from './path.ts';

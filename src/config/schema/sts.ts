@@ -1,5 +1,5 @@
 // Config section `sts` (top level and per profile): how STS is called.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema, HttpUrlSchema, RegionSchema } from './common.ts';
 
 /** STS client settings; on the top level they are the default for every profile. The run-time

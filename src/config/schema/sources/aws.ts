@@ -1,5 +1,5 @@
 // Source `aws`: the AWS SDK's credential chain, then AssumeRole.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PathSchema } from '../path.ts';
 
 export const AwsSourceSchema = z.strictObject({

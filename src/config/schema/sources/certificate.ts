@@ -1,5 +1,5 @@
 // A certificate and its key, shared by the `x509` source and OIDC mutual-TLS client authentication.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { SecretRefSchema } from '../common.ts';
 import { PathSchema } from '../path.ts';
 

@@ -1,5 +1,5 @@
 // Config section `profiles.NAME.source`: one schema per source type, chosen by `type`.
-import { z } from 'zod';
+import * as z from 'zod';
 import { AwsSourceSchema } from './aws.ts';
 import { OidcSourceSchema } from './oidc.ts';
 import { SamlSourceSchema } from './saml.ts';

@@ -1,5 +1,5 @@
 // A Kerberos client principal and keytab, shared by SAML and OIDC `kerberos` authentication.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PathSchema } from '../path.ts';
 
 /** A client principal and its keytab: SAML `kerberos` login and OIDC `kerberos` client authentication. */

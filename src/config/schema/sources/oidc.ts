@@ -1,5 +1,5 @@
 // Source `oidc`: OAuth 2.0 client_credentials at an OpenID Provider, and its client authentication.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema, HttpUrlSchema, SecretRefSchema } from '../common.ts';
 import { CertificateMaterialShape } from './certificate.ts';
 import { KerberosKeytabShape } from './kerberos.ts';

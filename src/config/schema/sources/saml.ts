@@ -1,5 +1,5 @@
 // Source `saml`: an unattended login at a SAML 2.0 IdP (ecp, form, basic, kerberos).
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema, HttpUrlSchema, SecretRefSchema, TextOrSecretRefSchema } from '../common.ts';
 import { KerberosKeytabShape } from './kerberos.ts';
 

@@ -1,5 +1,5 @@
 // Source `web-identity-file`: a JWT kept fresh in a file by something else.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PathSchema } from '../path.ts';
 
 export const WebIdentityFileSourceSchema = z.strictObject({

@@ -1,5 +1,5 @@
 // Source `x509`: IAM Roles Anywhere with a client certificate.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema, HttpUrlSchema, RegionSchema, ThresholdDurationSchema } from '../common.ts';
 import { CertificateMaterialShape } from './certificate.ts';
 
