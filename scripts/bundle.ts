@@ -12,15 +12,26 @@
 // The version and commit are compiled in (src/telemetry/build-info.ts reads package.json and
 // dist/build-info.json from its own folder, which a bundle does not have).
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { commit } from './share-files.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Packages the bundle imports at run time from a node_modules folder beside it. */
 export const EXTERNAL_PACKAGES = ['kerberos', 'xmllint-wasm'] as const;
+
+/** `undici` as the bundle imports it: the part of it the broker uses (scripts/undici-subset.cjs). */
+export const UNDICI_SUBSET = path.join(ROOT, 'scripts/undici-subset.cjs');
+
+const undiciSubset: Plugin = {
+  name: 'undici-subset',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: UNDICI_SUBSET }));
+  },
+};
 
 /** Where `npm run bundle` writes the bundle. */
 export const BUNDLE = path.join(ROOT, 'dist/bundle/credential-broker.mjs');
@@ -36,6 +47,8 @@ export function buildId(): { version: string; commit: string } {
  * chunks made every command parse all of the broker: `credential-process`, which runs once per SDK
  * credential fetch, took 2.8× `node -e ''` and 79 MB instead of 1.5× and 47 MB (docs/performance.md). */
 export async function bundle(outfile: string = BUNDLE, id = buildId()): Promise<void> {
+  // Chunk names carry a hash: the previous build's would stay beside the new ones.
+  await rm(path.join(path.dirname(outfile), 'chunks'), { recursive: true, force: true });
   await build({
     entryPoints: { [path.basename(outfile, '.mjs')]: path.join(ROOT, 'src/main.ts') },
     outdir: path.dirname(outfile),
@@ -47,6 +60,7 @@ export async function bundle(outfile: string = BUNDLE, id = buildId()): Promise<
     format: 'esm',
     target: 'node20',
     external: [...EXTERNAL_PACKAGES],
+    plugins: [undiciSubset],
     // CommonJS packages inside an ES module call require() for Node's built-ins.
     banner: {
       js: "import { createRequire as __cbCreateRequire } from 'node:module'; const require = __cbCreateRequire(import.meta.url);",

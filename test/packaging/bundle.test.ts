@@ -5,12 +5,13 @@
 // source comments.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { bundle } from '../../scripts/bundle.ts';
+import { bundle, UNDICI_SUBSET } from '../../scripts/bundle.ts';
 
 /** Prints each file: URL the program resolves, once, on stderr. */
 const RECORD_FILES = `data:text/javascript,${encodeURIComponent(`
@@ -100,5 +101,50 @@ describe('the bundle (scripts/bundle.ts)', () => {
     const version = await run(['--version']);
     assert.equal(version.code, 0);
     assertNone(version.packages, NOT_FOR_CREDENTIAL_PROCESS);
+  });
+});
+
+describe('undici in the bundle: the part the broker uses (scripts/undici-subset.cjs)', () => {
+  const require = createRequire(import.meta.url);
+  const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+  it('the bundle holds its dispatchers, not its index, fetch or mock agents', async () => {
+    const chunks = path.join(dir, 'lib/chunks');
+    let text = '';
+    for (const f of await readdir(chunks)) text += await readFile(path.join(chunks, f), 'utf8');
+    assert.match(text, /^\/\/ node_modules\/undici\/lib\/dispatcher\/proxy-agent\.js$/m);
+    for (const absent of [
+      'undici/index.js',
+      'undici/lib/web/fetch/index.js',
+      'undici/lib/mock/mock-agent.js',
+    ])
+      assert.doesNotMatch(
+        text,
+        new RegExp(`^// node_modules/${absent.replace(/[./]/g, '\\$&')}$`, 'm'),
+        absent,
+      );
+  });
+
+  it("exports undici's own classes under every name the broker and the SDK's handler import", async () => {
+    const subset = require(UNDICI_SUBSET) as Record<string, unknown>;
+    const full = require('undici') as Record<string, unknown>;
+    const outbound = await readFile(path.join(root, 'src/outbound.ts'), 'utf8');
+    const handler = await readFile(require.resolve('@smithy/undici-http-handler'), 'utf8');
+    const names = [
+      ...outbound.matchAll(/^import \{([^}]*)\} from 'undici';$/gm),
+      ...handler.matchAll(/\{([^}]*)\} = require\("undici"\)/g),
+    ].flatMap((m) =>
+      m[1]!
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n && !n.startsWith('type ')),
+    );
+    assert.ok(names.includes('ProxyAgent') && names.includes('getGlobalDispatcher'), names.join(', '));
+    for (const name of names) assert.equal(subset[name], full[name], name);
+    // The SDK's handler calls dispatcher.request(), which undici's index adds to Dispatcher.
+    assert.equal(
+      typeof (subset.Dispatcher as { prototype: { request?: unknown } }).prototype.request,
+      'function',
+    );
   });
 });
