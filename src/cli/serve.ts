@@ -59,23 +59,34 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   });
   // Signals are handled from here on: a SIGTERM during the first fetch still drains and exits 0.
   const stopped = service.handleSignals();
+  // The first fetches start now, while the listeners are built: an exchange mostly waits for the
+  // IdP and STS, and building the server is most of the rest of start-up (docs/performance.md,
+  // "Start-up"). Requests that come before they end wait for them, as they would for a refresh.
+  const starting = broker.start();
 
-  const { host } = parseListen(config.server.listen);
-  const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
-  const app = buildApp({
-    broker,
-    server: config.server,
-    tokens: () => tokens.current,
-    logger,
-    metrics,
-    listenHost: host,
-    tls,
-  });
   const { limits } = config.server;
-  // Built before anything listens: a listener that cannot be built must not leave others running.
-  const imdsApp = config.imds
-    ? buildImdsApp({ broker, imds: config.imds, limits, logger, metrics })
-    : undefined;
+  const build = async () => {
+    const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
+    const app = buildApp({
+      broker,
+      server: config.server,
+      tokens: () => tokens.current,
+      logger,
+      metrics,
+      listenHost: parseListen(config.server.listen).host,
+      tls,
+    });
+    // Built before anything listens: a listener that cannot be built must not leave others running.
+    const imdsApp = config.imds
+      ? buildImdsApp({ broker, imds: config.imds, limits, logger, metrics })
+      : undefined;
+    return { tls, app, imdsApp };
+  };
+  // Nothing listens yet if this fails; the started fetches and their timers must not hold the exit back.
+  const { tls, app, imdsApp } = await build().catch(async (err) => {
+    await broker.stop();
+    throw err;
+  });
   const address = await service.listen(
     'credentials',
     app,
@@ -112,7 +123,7 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     'credential broker listening',
   );
 
-  await broker.start();
+  await starting;
   const { ready } = broker.readiness();
   logger.info(
     { ready },
