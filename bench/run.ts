@@ -628,11 +628,14 @@ async function memory(): Promise<void> {
   const bareRss = rssMb(bare.pid!);
   bare.kill();
   const hundredProfiles = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, profile()]));
-  for (const [label, profiles, limit] of [
-    ['1 profile', { default: profile() }, 64],
-    ['100 profiles', { default: profile(), ...hundredProfiles }, 80],
+  // dist/ is what an npm install and the image run; the bundle is what the .deb runs.
+  for (const [label, profiles, limit, entry, as] of [
+    ['1 profile', { default: profile() }, 64, ENTRY, ''],
+    ['100 profiles', { default: profile(), ...hundredProfiles }, 80, ENTRY, ''],
+    ['1 profile', { default: profile() }, 64, BUNDLE_ENTRY, ' (bundle, as the .deb)'],
+    ['100 profiles', { default: profile(), ...hundredProfiles }, 80, BUNDLE_ENTRY, ' (bundle, as the .deb)'],
   ] as const) {
-    const broker = await startBroker(await configFile(`memory-${label.split(' ')[0]}.yaml`, profiles));
+    const broker = await startBroker(await configFile(`memory-${label.split(' ')[0]}.yaml`, profiles), entry);
     try {
       const atReady = rssMb(broker.child.pid!);
       await load(`${broker.url}/v1/credentials`, 50, { amount: 20_000 }); // warm-up: JIT, pools, caches
@@ -640,17 +643,17 @@ async function memory(): Promise<void> {
       await load(`${broker.url}/v1/credentials`, 50, { amount });
       const after = rssMb(broker.child.pid!);
       record(
-        `RSS, ${label}, after requests (vs bare node)`,
+        `RSS, ${label}${as}, after requests (vs bare node)`,
         after,
         bareRss,
         'MB',
         `≤ ${limit} MB`,
         after <= limit,
       );
-      record(`RSS, ${label}, at ready`, atReady, bareRss, 'MB', 'report');
+      record(`RSS, ${label}${as}, at ready`, atReady, bareRss, 'MB', 'report');
       if (label === '1 profile') {
         record(
-          `RSS growth over ${amount.toLocaleString('en')} requests`,
+          `RSS growth over ${amount.toLocaleString('en')} requests${as}`,
           after - before,
           before,
           'MB',
