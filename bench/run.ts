@@ -544,11 +544,11 @@ async function credentialProcess(): Promise<void> {
   await utimes(config, past, past);
   const broker = await startBroker(config);
   const n = quick ? 3 : 10;
-  // The .deb's launcher passes NODE_FLAGS to every command; an npm install's bin runs Node as it is.
+  // Run as shipped: the .deb's launcher passes NODE_FLAGS to `serve` only, an npm install's bin
+  // runs Node as it is.
   const call = async (cacheHome: string, entry = ENTRY) => {
-    const flags = entry === BUNDLE_ENTRY ? NODE_FLAGS : [];
     const r = await nodeRun(
-      [...flags, entry, 'credential-process', '--profile', 'default', '--config', config],
+      [entry, 'credential-process', '--profile', 'default', '--config', config],
       {
         ...process.env,
         XDG_CACHE_HOME: cacheHome,

@@ -1,14 +1,17 @@
 // The Node flags the broker is shipped with (scripts/node-flags.ts): every launcher the project
-// ships passes exactly them, and they do what they are there for (cap V8's young generation, the
+// ships passes exactly them to `serve`, and they do what they are there for (cap V8's young generation, the
 // broker's largest block of resident memory: docs/performance.md, "Memory").
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { NODE_FLAGS } from '../../scripts/node-flags.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const execFileP = promisify(execFile);
 
 /** The flags between `node` and the script in a launcher's command. */
 function flagsBetween(words: string[], node: RegExp, script: RegExp): string[] {
@@ -40,12 +43,34 @@ describe('the Node flags the broker ships with (scripts/node-flags.ts)', () => {
     assert.deepEqual(flagsBetween(words, /^node$/, /credential-broker\.js$/), [...NODE_FLAGS]);
   });
 
-  it("the .deb's /usr/bin/credential-broker passes exactly them", async () => {
-    const wrapper = await readFile(path.join(ROOT, 'packaging/deb/credential-broker'), 'utf8');
-    const exec = wrapper.split('\n').find((l) => l.startsWith('exec '));
-    assert.ok(exec, 'the wrapper execs node');
-    const words = exec.split(/\s+/);
-    assert.deepEqual(flagsBetween(words, /\/bin\/node$/, /credential-broker\.mjs$/), [...NODE_FLAGS]);
+  it("the .deb's /usr/bin/credential-broker passes exactly them to serve, and none to other commands", async () => {
+    // The launcher run as it is, with its Node replaced by a script that prints what it was given.
+    const dir = await mkdtemp(path.join(tmpdir(), 'cb-launcher-'));
+    try {
+      const node = path.join(dir, 'node');
+      await writeFile(node, '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
+      const wrapper = await readFile(path.join(ROOT, 'packaging/deb/credential-broker'), 'utf8');
+      assert.ok(wrapper.includes('/opt/credential-broker/bin/node'), 'the wrapper execs the packaged node');
+      const launcher = path.join(dir, 'credential-broker');
+      await writeFile(launcher, wrapper.replaceAll('/opt/credential-broker/bin/node', node), { mode: 0o755 });
+      const argsOf = async (...args: string[]) =>
+        (await execFileP(launcher, args)).stdout.split('\n').filter(Boolean);
+      const script = '/opt/credential-broker/lib/credential-broker.mjs';
+      const serve = ['serve', '--config', '/etc/credential-broker/config.yaml'];
+      assert.deepEqual(await argsOf(...serve), [...NODE_FLAGS, script, ...serve]);
+      assert.deepEqual(await argsOf('--config', 'a b.yaml', 'serve'), [
+        ...NODE_FLAGS,
+        script,
+        '--config',
+        'a b.yaml',
+        'serve',
+      ]);
+      const call = ['credential-process', '--profile', 'default'];
+      assert.deepEqual(await argsOf(...call), [script, ...call]);
+      assert.deepEqual(await argsOf('--version'), [script, '--version']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('Node accepts them, and they keep the young generation at 8 MB or less (32 MB without)', async () => {
