@@ -5,7 +5,7 @@
 // and the AWS SDK as client.
 // Results: a table on stdout, JSON in bench/results/.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -147,43 +147,53 @@ interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts `node NODE_FLAGS ENTRY serve` (the flags the image and the .deb launch it with:
- * scripts/node-flags.ts) and resolves when it logs that every profile is ready.
- * Its log goes to a file, so that reading it costs this (load-generating) process nothing. */
-async function startBroker(config: string, entry = ENTRY): Promise<Running> {
+/** Spawns `node NODE_FLAGS ENTRY serve` (the flags the image and the .deb launch it with:
+ * scripts/node-flags.ts). Its log goes to a file, so that reading it costs this (load-generating)
+ * process nothing. */
+function spawnBroker(
+  config: string,
+  entry = ENTRY,
+): { child: ChildProcess; log: string; exited: () => number | null | undefined; stop(): Promise<void> } {
   const log = `${config}.log`;
   const out = openSync(log, 'w');
-  const started = performance.now();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the broker under the load.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, entry, 'serve', '--config', config], {
     stdio: ['ignore', out, 'inherit'],
   });
   closeSync(out);
-  let exited: number | null | undefined;
-  child.once('exit', (code) => {
-    exited = code;
+  let code: number | null | undefined;
+  child.once('exit', (c) => {
+    code = c;
   });
+  return {
+    child,
+    log,
+    exited: () => code,
+    stop: () =>
+      new Promise((resolve) => {
+        if (code !== undefined) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Starts the broker and resolves when it logs that every profile is ready. */
+async function startBroker(config: string, entry = ENTRY): Promise<Running> {
+  const started = performance.now();
+  const broker = spawnBroker(config, entry);
   for (;;) {
     await new Promise((r) => setTimeout(r, 20));
-    if (exited !== undefined) throw new Error(`broker exited ${exited}; see ${log}`);
-    const lines = readFileSync(log, 'utf8')
+    if (broker.exited() !== undefined) throw new Error(`broker exited ${broker.exited()}; see ${broker.log}`);
+    const lines = readFileSync(broker.log, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { msg: string; address?: string });
     const ready = lines.find((l) => l.msg.startsWith('ready'));
     if (!ready) continue;
     const url = lines.find((l) => l.address)?.address ?? '';
-    return {
-      child,
-      url,
-      readyMs: performance.now() - started,
-      stop: () =>
-        new Promise((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    };
+    return { child: broker.child, url, readyMs: performance.now() - started, stop: broker.stop };
   }
 }
 
@@ -460,24 +470,54 @@ async function directSdkCall(jwt: string): Promise<{ ms: number; cpuMs: number }
   });
 }
 
-/** From spawning `serve` to the first credentials answered on the endpoint; and the CPU time the
- * broker process had used by then. */
-async function firstCredentials(config: string, entry = ENTRY): Promise<{ ms: number; cpuMs: number }> {
+/** From spawning `serve` to the first credentials answered on the endpoint, asked for as an app
+ * started beside it would: from the spawn on, every 5 ms until the port takes the connection, which
+ * then waits for the first fetch (the log is not watched: its lines are written in batches, up to
+ * 100 ms late). And the CPU time the broker process had used by then. */
+async function firstCredentials(
+  config: string,
+  url: string,
+  entry = ENTRY,
+): Promise<{ ms: number; cpuMs: number }> {
   const started = performance.now();
-  const broker = await startBroker(config, entry);
-  const token = readFileSync(tokenFile, 'utf8');
-  const res = await fetch(`${broker.url}/v1/credentials`, { headers: { authorization: token } });
-  await res.text();
-  const ms = performance.now() - started;
-  const cpuMs = cpuMicros(broker.child.pid!) / 1000;
-  await broker.stop();
-  if (res.status !== 200) throw new Error(`first credentials: ${res.status}`);
-  return { ms, cpuMs };
+  const broker = spawnBroker(config, entry);
+  /** The answer's status, or undefined while the broker does not listen yet. */
+  const ask = (token: string) =>
+    new Promise<number | undefined>((resolve, reject) =>
+      http
+        .get(url, { headers: { authorization: token }, agent: false }, (res) => {
+          res.resume();
+          res.once('end', () => resolve(res.statusCode));
+        })
+        .once('error', (err: NodeJS.ErrnoException) =>
+          err.code === 'ECONNREFUSED' ? resolve(undefined) : reject(err),
+        ),
+    );
+  try {
+    for (;;) {
+      if (broker.exited() !== undefined)
+        throw new Error(`broker exited ${broker.exited()}; see ${broker.log}`);
+      // The broker writes its client token before it listens: the first round has none until then.
+      const answer = existsSync(tokenFile) ? await ask(readFileSync(tokenFile, 'utf8')) : undefined;
+      if (answer === undefined) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      const ms = performance.now() - started;
+      const cpuMs = cpuMicros(broker.child.pid!) / 1000;
+      if (answer !== 200) throw new Error(`first credentials: ${answer}; see ${broker.log}`);
+      return { ms, cpuMs };
+    }
+  } finally {
+    await broker.stop();
+  }
 }
 
 async function startup(): Promise<void> {
   console.error(`start to first credentials vs one direct SDK call from node, ${STARTUP_ROUNDS} rounds`);
-  const config = await configFile('startup.yaml', { default: profile() });
+  const port = await freePort();
+  const config = await configFile('startup.yaml', { default: profile() }, `127.0.0.1:${port}`);
+  const url = `http://127.0.0.1:${port}/v1/credentials`;
   const proof = await createSource(
     'p',
     ConfigSchema.parse({ profiles: { p: profile() } }).profiles.p!.source,
@@ -487,8 +527,8 @@ async function startup(): Promise<void> {
   const [ours, bundled, bases] = [runs(), runs(), runs()];
   for (let i = 0; i < STARTUP_ROUNDS; i++) {
     for (const [into, r] of [
-      [ours, await firstCredentials(config)],
-      [bundled, await firstCredentials(config, BUNDLE_ENTRY)],
+      [ours, await firstCredentials(config, url)],
+      [bundled, await firstCredentials(config, url, BUNDLE_ENTRY)],
       [bases, await directSdkCall(proof.token)],
     ] as const) {
       into.ms.push(r.ms);
@@ -547,13 +587,10 @@ async function credentialProcess(): Promise<void> {
   // Run as shipped: the .deb's launcher passes NODE_FLAGS to `serve` only, an npm install's bin
   // runs Node as it is.
   const call = async (cacheHome: string, entry = ENTRY) => {
-    const r = await nodeRun(
-      [entry, 'credential-process', '--profile', 'default', '--config', config],
-      {
-        ...process.env,
-        XDG_CACHE_HOME: cacheHome,
-      },
-    );
+    const r = await nodeRun([entry, 'credential-process', '--profile', 'default', '--config', config], {
+      ...process.env,
+      XDG_CACHE_HOME: cacheHome,
+    });
     if (!r.stdout.includes('"Version":1')) throw new Error(`credential-process printed ${r.stdout}`);
     return r;
   };
