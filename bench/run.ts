@@ -37,8 +37,8 @@ const quick = process.argv.includes('--quick'); // shorter runs, for a smoke tes
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const ROLE = 'arn:aws:iam::123456789012:role/bench';
-/** What runs the broker: dist/ as npm installs it; the start-up rows also run the bundle
- * (`npm run bundle`, what the .deb runs). */
+/** What runs the broker: dist/ as npm installs it; the start-up, credential-process and memory
+ * rows also run the bundle (`npm run bundle`, what the .deb and the image run). */
 const ENTRY = path.join(root, 'dist/main.js');
 const BUNDLE_ENTRY = path.join(root, 'dist/bundle/credential-broker.mjs');
 /** Paired rounds per comparison: the figures are medians, with the spread of the ratios. */
@@ -665,7 +665,8 @@ async function memory(): Promise<void> {
   const bareRss = rssMb(bare.pid!);
   bare.kill();
   const hundredProfiles = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, profile()]));
-  // dist/ is what an npm install and the image run; the bundle is what the .deb runs.
+  // dist/ is what an npm install runs; the bundle is what the .deb and the image run (the rows keep
+  // the name they were given when only the .deb did).
   for (const [label, profiles, limit, entry, as] of [
     ['1 profile', { default: profile() }, 64, ENTRY, ''],
     ['100 profiles', { default: profile(), ...hundredProfiles }, 80, ENTRY, ''],

@@ -5,10 +5,16 @@
 // user, a HEALTHCHECK that needs only node, krb5 runtime libraries for the kerberos source, one
 // writable folder for a read-only root fs, and a header whose `docker run` matches the docs.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { bundle } from '../../scripts/bundle.ts';
+
+const execFileP = promisify(execFile);
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -139,8 +145,11 @@ describe('Dockerfile', () => {
     );
     assert.match(
       run,
-      /else .*rm -rf node_modules\/kerberos.*WARNING: the kerberos addon could not be built.*KERBEROS_UNAVAILABLE/,
+      /then cp -r node_modules\/kerberos \/addons\/.*else .*WARNING: the kerberos addon could not be built.*KERBEROS_UNAVAILABLE/,
+      'a built addon goes to /addons; a failure says so and leaves /addons empty',
     );
+    // The bundle loads it from a node_modules folder above /app/lib (scripts/bundle.ts).
+    assert.ok(steps(runtime, 'COPY').includes(`--from=${addon.name} /addons ./node_modules`));
   });
 
   it('the header’s docker run is the one docs/operations.md documents, and nothing is EXPOSEd that cannot be reached', async () => {
@@ -167,22 +176,75 @@ describe('Dockerfile', () => {
     assert.match(text, /--tmpfs \/run\/credential-broker:U\b/);
   });
 
-  it('builds with dev dependencies, ships production dependencies only', () => {
+  it('builds the bundle with dev dependencies; the runtime stage gets the bundle and its two packages, no node_modules tree', () => {
     const build = stages.find((s) => steps(s, 'RUN').some((r) => /\bnpm ci\b(?!.*--omit=dev)/.test(r)));
-    assert.ok(build, 'a stage runs a full npm ci (TypeScript, to build dist/)');
-    const prod = stages.find((s) => steps(s, 'RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r)));
-    assert.ok(prod, 'a stage runs npm ci --omit=dev');
-    const copies = steps(runtime, 'COPY');
+    assert.ok(build, 'a stage runs a full npm ci (TypeScript and esbuild)');
     assert.ok(
-      copies.some((c) => c.startsWith(`--from=${prod.name} `) && c.includes('node_modules')),
-      'the runtime stage takes node_modules from the --omit=dev stage',
+      steps(build, 'RUN').some((r) => /\bnpm run bundle\b/.test(r)),
+      'the build stage runs npm run bundle',
     );
-    assert.ok(!copies.some((c) => c.startsWith(`--from=${build.name} `) && c.includes('node_modules')));
+    const copies = steps(runtime, 'COPY');
+    for (const c of copies.filter((c) => c.includes('node_modules')))
+      assert.match(
+        c,
+        /node_modules\/xmllint-wasm |^--from=\S+ \/addons /,
+        `${c}: only the bundle's external packages`,
+      );
     assert.ok(!steps(runtime, 'RUN').some((r) => /\bnpm (ci|install)\b|g\+\+|build-essential/.test(r)));
     assert.ok(
-      copies.some((c) => /dist/.test(c)),
-      'the compiled dist/ is copied',
+      copies.some((c) => c.startsWith(`--from=${build.name} /src/dist/bundle `)),
+      'the bundle is copied',
     );
+  });
+
+  it("the runtime stage's files, put where its COPY lines say, run the broker with its ENTRYPOINT", async () => {
+    // What `docker build` would put in /app, from this tree (its bundle built here; no Docker
+    // engine on these machines): each COPY --from=build /src/X DEST takes X, the addons stage adds
+    // nothing (no addon is built here), a plain COPY takes the file from the build context.
+    const app = await mkdtemp(path.join(tmpdir(), 'cb-image-'));
+    try {
+      const built = path.join(app, '.build');
+      await bundle(path.join(built, 'dist/bundle/credential-broker.mjs'), {
+        version: '0.0.0-image',
+        commit: 'test',
+      });
+      for (const c of steps(runtime, 'COPY')) {
+        const words = c.split(/\s+/);
+        const from = /^--from=(\S+)$/.exec(words[0]!)?.[1];
+        const [src, dest] = from ? [words[1]!, words[2]!] : [words[0]!, words[1]!];
+        const to = path.join(app, dest.replace(/^\.\//, ''));
+        if (from === 'addons') continue;
+        const source = from
+          ? src.startsWith('/src/dist/bundle')
+            ? path.join(built, src.slice('/src/'.length))
+            : path.join(ROOT, src.slice('/src/'.length))
+          : path.join(ROOT, src);
+        assert.ok(from === undefined || from === 'build', `COPY --from=${from}: a stage this test knows`);
+        await cp(source, to, { recursive: true });
+      }
+      const entrypoint = JSON.parse(steps(runtime, 'ENTRYPOINT').at(-1)!) as string[];
+      const [node, ...nodeArgs] = entrypoint;
+      assert.equal(node, 'node');
+      const script = nodeArgs.at(-1)!;
+      assert.ok(script.startsWith('/app/'), script);
+      const argv = [...nodeArgs.slice(0, -1), path.join(app, script.slice('/app/'.length))];
+      const run = (...args: string[]) => execFileP(process.execPath, [...argv, ...args], { cwd: app });
+      assert.match((await run('--version')).stdout, /0\.0\.0-image/);
+      // xmllint-wasm, which the bundle cannot hold, loads from where the image puts it.
+      const { stdout } = await execFileP(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "import('xmllint-wasm').then((m) => console.log(typeof m.validateXML))",
+        ],
+        { cwd: path.join(app, 'lib') },
+      );
+      assert.equal(stdout.trim(), 'function');
+      assert.match((await run('advise', '--has', 'saml')).stdout, /type: saml/);
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
   });
 
   it('the build stage copies every file `npm run build` reads', async () => {
@@ -233,7 +295,7 @@ describe('Dockerfile', () => {
     assert.doesNotMatch(health, /curl|wget/);
     assert.equal(
       steps(runtime, 'ENTRYPOINT').at(-1),
-      '["node", "--max-semi-space-size=4", "/app/bin/credential-broker.js"]',
+      '["node", "--max-semi-space-size=4", "/app/lib/credential-broker.mjs"]',
     );
     assert.match(steps(runtime, 'CMD').at(-1) ?? '', /"serve"/);
   });

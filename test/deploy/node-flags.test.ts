@@ -40,7 +40,7 @@ describe('the Node flags the broker ships with (scripts/node-flags.ts)', () => {
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
     assert.ok(entrypoint, 'the Dockerfile has an exec-form ENTRYPOINT');
     const words = JSON.parse(entrypoint) as string[];
-    assert.deepEqual(flagsBetween(words, /^node$/, /credential-broker\.js$/), [...NODE_FLAGS]);
+    assert.deepEqual(flagsBetween(words, /^node$/, /credential-broker\.mjs$/), [...NODE_FLAGS]);
   });
 
   it("the .deb's /usr/bin/credential-broker passes exactly them to serve, and none to other commands", async () => {
