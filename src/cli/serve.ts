@@ -59,14 +59,15 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   });
   // Signals are handled from here on: a SIGTERM during the first fetch still drains and exits 0.
   const stopped = service.handleSignals();
+  // A certificate or key that cannot be used is a config error: refused before anything is fetched.
+  const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
   // The first fetches start now, while the listeners are built: an exchange mostly waits for the
   // IdP and STS, and building the server is most of the rest of start-up (docs/performance.md,
   // "Start-up"). Requests that come before they end wait for them, as they would for a refresh.
   const starting = broker.start();
 
   const { limits } = config.server;
-  const build = async () => {
-    const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
+  const build = () => {
     const app = buildApp({
       broker,
       server: config.server,
@@ -80,13 +81,17 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
     const imdsApp = config.imds
       ? buildImdsApp({ broker, imds: config.imds, limits, logger, metrics })
       : undefined;
-    return { tls, app, imdsApp };
+    return { app, imdsApp };
   };
-  // Nothing listens yet if this fails; the started fetches and their timers must not hold the exit back.
-  const { tls, app, imdsApp } = await build().catch(async (err) => {
+  let built: ReturnType<typeof build>;
+  try {
+    built = build();
+  } catch (err) {
+    // Nothing listens yet; the started fetches and their timers must not hold the exit back.
     await broker.stop();
     throw err;
-  });
+  }
+  const { app, imdsApp } = built;
   const address = await service.listen(
     'credentials',
     app,

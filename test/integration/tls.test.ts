@@ -378,7 +378,7 @@ describe('serve with server.tls and imds', () => {
       const token = await readFile(path.join(world.dir, 'serve.token'), 'utf8');
       const get = () => httpsStatus(Number(port), { ca, token });
       let status = await get();
-      // the first fetch starts after the listeners are up
+      // the first fetch may still be running
       for (let i = 0; status === 503 && i < 50; i++) {
         await new Promise((r) => setTimeout(r, 100));
         status = await get();
@@ -417,6 +417,32 @@ describe('serve with server.tls and imds', () => {
     assert.equal((out as { code?: number }).code, 78);
     assert.match(out.stderr, /imds\.profile: no profile "nope"/);
     assert.doesNotMatch(out.stdout, /credential broker listening/);
+  });
+
+  it('an unusable server.tls key exits 78 before any credentials are fetched', async () => {
+    // serve starts its first fetches while it builds the listeners; a config error found while
+    // loading the certificate comes before that: no secret is sent, no STS call made.
+    const before = world.sts.calls();
+    const file = await world.file(
+      'serve-bad-tls.yaml',
+      stringify({
+        server: {
+          listen: '127.0.0.1:0',
+          tokenFile: path.join(world.dir, 'bad-tls.token'),
+          tls: tlsSettings({ privateKey: `file:${path.join(pki, 'client.key')}` }),
+        },
+        sts: { endpoint: world.sts.url },
+        profiles: { default: world.oidcProfile() },
+      }),
+      0o644,
+    );
+    const out = await exec(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--config', file]).catch(
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    assert.equal((out as { code?: number }).code, 78, out.stderr);
+    assert.match(out.stderr, /server\.tls: the certificate or private key is unusable/);
+    assert.doesNotMatch(out.stdout, /credentials refreshed|credential broker listening/);
+    assert.equal(world.sts.calls(), before);
   });
 });
 
