@@ -10,9 +10,13 @@
 //   /etc/credential-broker/config.yaml                  a conffile that starts (packaging/deb/config.yaml)
 //   /usr/share/{bash-completion,zsh,fish}/..., /usr/share/man/man1/credential-broker.1.gz
 //
-// Not carried: the optional `kerberos` addon (native, built for one Node ABI and libkrb5); the
-// bundle loads it from /opt/credential-broker/node_modules/kerberos when someone puts it there
-// (docs/kerberos.md). Node comes from the npm registry, the one download source a build has: `npm
+//   /opt/credential-broker/node_modules/kerberos       the optional `kerberos` addon, when this build has it
+//
+// The addon is a Node-API module (one binary for every Node version, so the one built for the
+// build's Node runs on the carried Node 24) that opens libgssapi_krb5 when first used: the package
+// Recommends libgssapi-krb5-2. A build without it (no libkrb5-dev where `npm ci` ran) makes a .deb
+// whose Kerberos profiles fail with KERBEROS_UNAVAILABLE, and says so. The bundle loads it from
+// /opt/credential-broker/node_modules/kerberos (docs/kerberos.md). Node comes from the npm registry, the one download source a build has: `npm
 // pack` checks it against the registry's integrity, and this script against the pinned one, in a
 // cache outside the tree ($CREDENTIAL_BROKER_CACHE, else ~/.cache/credential-broker).
 //
@@ -20,6 +24,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -46,6 +51,17 @@ const SHARE_PATHS: Record<string, string> = {
     'usr/share/fish/vendor_completions.d/credential-broker.fish',
   'man/man1/credential-broker.1': 'usr/share/man/man1/credential-broker.1.gz',
 };
+
+/** The folder of the tree's `kerberos` addon when it is built and loads, else undefined. */
+export function kerberosAddon(): string | undefined {
+  const dir = path.join(ROOT, 'node_modules/kerberos');
+  try {
+    createRequire(import.meta.url)(dir);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
 
 function cacheDir(): string {
   return process.env.CREDENTIAL_BROKER_CACHE ?? path.join(homedir(), '.cache/credential-broker');
@@ -124,12 +140,22 @@ export async function packageDeb(outDir = path.join(ROOT, 'dist/release'), fast 
 
   await bundle(path.join(stage, opt, 'lib/credential-broker.mjs'), id);
   for (const pkg of EXTERNAL_PACKAGES) {
-    if (pkg === 'kerberos') continue; // native and optional: not carried (header comment)
+    if (pkg === 'kerberos') continue; // native and optional: below, from the tree when it is built
     await cp(path.join(ROOT, 'node_modules', pkg), path.join(stage, opt, 'lib/node_modules', pkg), {
       recursive: true,
     });
   }
   await copy(stage, 'packaging/deb/credential-broker', 'usr/bin/credential-broker', 0o755);
+  const kerberos = kerberosAddon();
+  if (kerberos) {
+    const to = path.join(stage, opt, 'node_modules/kerberos');
+    for (const part of ['package.json', 'LICENSE', 'lib', 'build/Release/kerberos.node'])
+      await cp(path.join(kerberos, part), path.join(to, part), { recursive: true });
+  } else {
+    console.error(
+      'scripts/package-deb.ts: WARNING: the kerberos addon is not built here (npm rebuild kerberos needs libkrb5-dev): this .deb serves every source but Kerberos, whose profiles fail with KERBEROS_UNAVAILABLE',
+    );
+  }
 
   await copy(stage, 'systemd/credential-broker.service', 'usr/lib/systemd/system/credential-broker.service');
   await copy(stage, 'systemd/credential-broker.socket', 'usr/lib/systemd/system/credential-broker.socket');
@@ -161,7 +187,8 @@ export async function packageDeb(outDir = path.join(ROOT, 'dist/release'), fast 
       `Installed-Size: ${installedKiB}`,
       // what the Node binary links (ldd): glibc 2.28 symbols, libstdc++, libgcc
       'Depends: libc6 (>= 2.28), libstdc++6, libgcc-s1',
-      'Recommends: systemd',
+      // the kerberos addon opens libgssapi_krb5 when a Kerberos profile first needs it
+      'Recommends: systemd, libgssapi-krb5-2',
       'Section: admin',
       'Priority: optional',
       `Description: temporary AWS credentials for applications outside AWS`,

@@ -1,8 +1,9 @@
 // The .deb (scripts/package-deb.ts) installs with dpkg, runs on its own Node, and purges clean:
 // built here (gzip -1, the same files as the release's xz), installed, `--version` and `check`
 // with the shipped config run through /usr/bin/credential-broker, then `check` with a config that
-// does a live exchange against the test world (the real OP and the STS emulator), then
-// `dpkg --purge`. Root only.
+// does a live exchange against the test world (the real OP and the STS emulator), and one whose
+// Kerberos profile shows whether the kerberos addon came along and loads, then `dpkg --purge`.
+// Root only.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { buildId } from '../../scripts/bundle.ts';
-import { packageDeb } from '../../scripts/package-deb.ts';
+import { kerberosAddon, packageDeb } from '../../scripts/package-deb.ts';
 import { ROLE_ARN, startWorld, type World } from '../harness/world.ts';
 
 const run = promisify(execFile);
@@ -72,6 +73,41 @@ describe('credential-broker .deb', { skip }, () => {
     assert.equal(report.results[0].ok, true);
     assert.equal(report.results[0].role, ROLE_ARN);
     assert.equal(world.sts.calls('AssumeRoleWithWebIdentity'), exchanges + 1, 'one live exchange');
+    // The kerberos addon, when this tree has it built, is carried and loads on the .deb's Node: a
+    // Kerberos profile then gets past loading it and stops at its keytab, which does not exist.
+    const carried = kerberosAddon() !== undefined;
+    assert.equal(!(await gone('/opt/credential-broker/node_modules/kerberos')), carried);
+    const krb = await world.file(
+      'krb.yaml',
+      stringify({
+        server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'krb.token') },
+        sts: { endpoint: world.sts.url },
+        profiles: {
+          krb: {
+            source: {
+              type: 'oidc',
+              issuer: world.op.issuer,
+              clientId: 'secret-client',
+              clientAuth: {
+                method: 'kerberos',
+                principal: 'svc@EXAMPLE.TEST',
+                keytab: path.join(world.dir, 'no-such.keytab'),
+              },
+            },
+            role: { arn: ROLE_ARN },
+          },
+        },
+      }),
+    );
+    const krbCheck = await run('/usr/bin/credential-broker', ['check', '--config', krb, '--json']).catch(
+      (e) => e,
+    );
+    const krbReport = JSON.parse(krbCheck.stdout);
+    assert.equal(
+      krbReport.results[0].error?.code,
+      carried ? 'KERBEROS_KEYTAB' : 'KERBEROS_UNAVAILABLE',
+      krbCheck.stdout,
+    );
     const mode = (await stat('/etc/credential-broker/config.yaml')).mode & 0o777;
     assert.equal(mode, 0o640, 'the config is readable by the broker group only');
     const { stdout: passwd } = await run('getent', ['passwd', 'credential-broker']);
