@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { Broker } from '../broker.ts';
 import { CredentialsFiles, checkCredentialsFiles } from '../cache/credentials-file.ts';
 import { configFromEnvironment, ENV_PROFILE, loadConfigOrEnvironment } from '../config/from-env.ts';
@@ -61,14 +62,16 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
   const stopped = service.handleSignals();
   // A certificate or key that cannot be used is a config error: refused before anything is fetched.
   const tls = config.server.tls ? await loadTls(config.server.tls) : undefined;
-  // The first fetches start now, while the listeners are built: an exchange mostly waits for the
-  // IdP and STS, and building the server is most of the rest of start-up (docs/performance.md,
+  // The first fetches start now, while the listeners are built: against a remote IdP and STS an
+  // exchange mostly waits on the network, which building the server can use (docs/performance.md,
   // "Start-up"). Requests that come before they end wait for them, as they would for a refresh.
   const starting = broker.start();
 
   const { limits } = config.server;
-  const build = () => {
-    const app = buildApp({
+  let app: FastifyInstance;
+  let imdsApp: FastifyInstance | undefined;
+  try {
+    app = buildApp({
       broker,
       server: config.server,
       tokens: () => tokens.current,
@@ -78,20 +81,12 @@ export async function serveCommand(opts: { configPath: string }, _io: Io): Promi
       tls,
     });
     // Built before anything listens: a listener that cannot be built must not leave others running.
-    const imdsApp = config.imds
-      ? buildImdsApp({ broker, imds: config.imds, limits, logger, metrics })
-      : undefined;
-    return { app, imdsApp };
-  };
-  let built: ReturnType<typeof build>;
-  try {
-    built = build();
+    imdsApp = config.imds ? buildImdsApp({ broker, imds: config.imds, limits, logger, metrics }) : undefined;
   } catch (err) {
     // Nothing listens yet; the started fetches and their timers must not hold the exit back.
     await broker.stop();
     throw err;
   }
-  const { app, imdsApp } = built;
   const address = await service.listen(
     'credentials',
     app,
