@@ -205,11 +205,10 @@ describe('https listener', () => {
   });
 
   it('a renewed certificate is served without a restart', async () => {
-    const { app, material, logger } = await rotating();
-    const { port } = app.server.address() as { port: number };
+    const { app, port, material, logger } = await rotating();
     const serial = () => servedSerial(port);
     const first = await serial();
-    const reloaded = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
+    const reloaded = () => logged('TLS certificate reloaded');
     const before = reloaded();
     const stop = material.watch(app, logger, 100);
     await issue('rot', 'DNS:localhost,IP:127.0.0.1');
@@ -220,12 +219,11 @@ describe('https listener', () => {
   });
 
   it('a renewal caught half-written (a key of another type, an empty certificate) is not swapped in; the complete one is', async () => {
-    const { app, material, logger } = await rotating();
-    const { port } = app.server.address() as { port: number };
+    const { app, port, material, logger } = await rotating();
     const serial = () => servedSerial(port);
     const first = await serial();
-    const failed = () => world.logs.filter((l) => l.includes('TLS certificate reload failed')).length;
-    const reloaded = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
+    const failed = () => logged('TLS certificate reload failed');
+    const reloaded = () => logged('TLS certificate reloaded');
     const [failedBefore, reloadedBefore] = [failed(), reloaded()];
     const stop = material.watch(app, logger, 50);
     try {
@@ -302,7 +300,7 @@ describe('TLS versions and cipher suites', () => {
       assert.match(await handshake(), /^TLSv1\.3 TLS_/, when);
     };
     await policyHolds('at start');
-    const reloads = () => world.logs.filter((l) => l.includes('TLS certificate reloaded')).length;
+    const reloads = () => logged('TLS certificate reloaded');
     const before = reloads();
     const stop = material.watch(app, logger, 100);
     await issue('rsa', 'DNS:localhost,IP:127.0.0.1', 'rsa');
@@ -315,6 +313,11 @@ describe('TLS versions and cipher suites', () => {
 });
 
 /** The serial number of the certificate the listener on `port` presents (trusting the test CA). */
+/** How many log lines so far contain `text`. */
+function logged(text: string): number {
+  return world.logs.filter((l) => l.includes(text)).length;
+}
+
 async function servedSerial(port: number): Promise<string> {
   const ca = await readFile(path.join(pki, 'ca.crt'), 'utf8');
   return new Promise<string>((resolve, reject) => {

@@ -83,19 +83,15 @@ describe('credential-broker .deb', { skip }, () => {
         server: { listen: '127.0.0.1:0', tokenFile: path.join(world.dir, 'krb.token') },
         sts: { endpoint: world.sts.url },
         profiles: {
-          krb: {
+          krb: world.oidcProfile({
             source: {
-              type: 'oidc',
-              issuer: world.op.issuer,
-              clientId: 'secret-client',
               clientAuth: {
                 method: 'kerberos',
                 principal: 'svc@EXAMPLE.TEST',
                 keytab: path.join(world.dir, 'no-such.keytab'),
               },
             },
-            role: { arn: ROLE_ARN },
-          },
+          }),
         },
       }),
     );
