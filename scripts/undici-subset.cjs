@@ -2,7 +2,7 @@
 // broker and @smithy/undici-http-handler use, not its index, which loads every dispatcher, fetch,
 // WebSocket, the mock agents and the cache stores: 1 MB of source that `serve` read, compiled and
 // kept in memory for nothing (docs/performance.md, "Start-up"). The names are undici's own modules,
-// so the classes are the ones `require('undici')` exports; test/packaging/undici-subset.test.ts
+// so the classes are the ones `require('undici')` exports; test/packaging/bundle.test.ts
 // fails when an undici update moves them or when the broker starts using a name missing here.
 'use strict';
 const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
